@@ -1,0 +1,49 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Both create .venv and install on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Torch must be pinned in the same pip command as open_clip, or pip picks another torch.
+# These builds lie on this machine kind's local disk; a cluster uses environment.yml instead.
+ifeq ($(shell uname -m),aarch64)
+TORCH_PINS ?= torch==2.9.1 torchvision==0.24.1
+else
+TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
+endif
+
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export WANDB_MODE ?= offline
+export WANDB_SILENT ?= true
+export TOKENIZERS_PARALLELISM ?= false
+
+PYTEST_MARKERS ?= not gpu and not slow
+
+.PHONY: install demo test test-gpu lint format clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH_PINS) -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m culturalpangea.demo out_dir=outputs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest tests -m "$(PYTEST_MARKERS)" -q
+
+test-gpu: $(STAMP)
+	$(PY) -m pytest tests -m gpu -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf outputs/demo .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Model components: vision tower, connector, LLM, their composition, and HF checkpoint conversion."""

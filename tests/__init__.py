@@ -1,0 +1,1 @@
+"""Test suite: unit tests (fast, in-process) and integration tests (real servers, subprocesses)."""

@@ -1,0 +1,74 @@
+"""Fixtures shared by every suite: tiny models, the Wikidata sample, and loopback servers.
+
+Everything runs offline: models are built from configs (random weights) and saved, then loaded
+back through the normal `from_pretrained` / open_clip paths; the SPARQL endpoint is a real
+`oxigraph serve` on 127.0.0.1; images come from a local HTTP server that injects faults on demand.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Offline and quiet by default, whatever the caller's environment says.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def tiny_stack(tmp_path_factory: pytest.TempPathFactory):
+    """Tokenizer, 2-layer Qwen2 and tiny open_clip ViT saved to disk (see culturalpangea.models.tiny)."""
+    from culturalpangea.models.tiny import build_tiny_stack
+
+    return build_tiny_stack(tmp_path_factory.mktemp("tiny_stack"))
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_stack):
+    """The tiny tokenizer reloaded with AutoTokenizer."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_stack.tokenizer_dir)
+
+
+@pytest.fixture(scope="session")
+def sample_turtle_path() -> Path:
+    """Path of the embedded Wikidata sample shipped with data_gen."""
+    from data_gen.sample_store import sample_path
+
+    return sample_path()
+
+
+@pytest.fixture(scope="session")
+def sample_store():
+    """The embedded sample in an in-process pyoxigraph store (the default endpoint)."""
+    from data_gen.sample_store import load_sample_store
+
+    return load_sample_store()
+
+
+@pytest.fixture(scope="session")
+def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `oxigraph serve` on loopback loaded with the sample; yields its SPARQL query URL."""
+    from data_gen.sample_store import sample_turtle_bytes
+
+    from tests.helpers.oxigraph_server import OxigraphServer
+
+    with OxigraphServer(tmp_path_factory.mktemp("oxigraph")) as server:
+        server.load_turtle(sample_turtle_bytes())
+        yield server.query_url
+
+
+@pytest.fixture
+def image_server() -> Iterator[object]:
+    """A loopback HTTP server that serves generated JPEGs and injects faults on demand."""
+    from tests.helpers.image_server import FaultyImageServer
+
+    with FaultyImageServer() as server:
+        yield server

@@ -1,0 +1,1 @@
+"""Shared test helpers: loopback servers and builders used by the conftest fixtures."""
