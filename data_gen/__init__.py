@@ -1,0 +1,1 @@
+"""CulturalGround data generation: Wikidata → Commons images → multilingual VQA shards."""
