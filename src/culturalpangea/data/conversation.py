@@ -1,0 +1,92 @@
+"""Render LLaVA-format conversations as ChatML text and mark the spans that carry the loss.
+
+The text is exactly what the tokenizer's chat template renders (a default system turn
+"You are a helpful assistant." unless the sample brings its own), so training sees the same token
+boundaries as generation. Each `<image>` placeholder is expanded to as many image tokens as the
+vision side produces for that image, the way HF's LlavaNext processor does, so the model only has
+to swap those token embeddings for image features.
+
+Loss mask decision (LLaVA-NeXT's Qwen preprocessing leaves the markers of every turn in the loss,
+an open upstream bug): only assistant turns are learned. For each assistant turn the loss covers
+its content and its closing `<|im_end|>` (so the model learns to stop); the `<|im_start|>assistant\\n`
+header, the newline after `<|im_end|>`, and every system/user token including their ChatML markers
+are excluded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from culturalpangea.models.chat_format import DEFAULT_SYSTEM_PROMPT, IM_END, IM_START, IMAGE_TOKEN
+
+ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+
+
+class ConversationError(ValueError):
+    """A conversation that cannot be rendered (unknown role, bad order, placeholder mismatch)."""
+
+
+@dataclass(frozen=True)
+class RenderedConversation:
+    """ChatML text and the [start, end) character spans of it that carry the loss."""
+
+    text: str
+    loss_spans: tuple[tuple[int, int], ...]
+
+
+def normalise_turns(conversations: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """LLaVA `{"from", "value"}` (or `{"role", "content"}`) turns → (role, text) with checks."""
+    turns = []
+    for index, turn in enumerate(conversations):
+        raw_role = turn.get("from", turn.get("role"))
+        text = turn.get("value", turn.get("content"))
+        if raw_role not in ROLES or not isinstance(text, str):
+            raise ConversationError(f"turn {index} has role {raw_role!r} or a non-string value")
+        turns.append((ROLES[raw_role], text))
+    body = [role for role, _ in turns if role != "system"]
+    if not body or body[-1] != "assistant" or any(a == b for a, b in itertools.pairwise(body)):
+        raise ConversationError("turns must alternate user/assistant and end with the assistant")
+    return turns
+
+
+def _expand_images(text: str, counts: list[int]) -> str:
+    parts = text.split(IMAGE_TOKEN)
+    if len(parts) - 1 > len(counts):
+        raise ConversationError(f"{len(parts) - 1} image placeholders but only {len(counts)} images")
+    out = [parts[0]]
+    for part in parts[1:]:
+        out.append(IMAGE_TOKEN * counts.pop(0))
+        out.append(part)
+    return "".join(out)
+
+
+def render_chatml(
+    conversations: Sequence[dict[str, Any]],
+    image_token_counts: Sequence[int] = (),
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+) -> RenderedConversation:
+    """Render turns as ChatML, expanding the i-th `<image>` into `image_token_counts[i]` tokens."""
+    turns = normalise_turns(conversations)
+    counts = list(image_token_counts)
+    if turns[0][0] != "system":
+        turns.insert(0, ("system", system_prompt))
+    pieces: list[str] = []
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for role, text in turns:
+        header = f"{IM_START}{role}\n"
+        body = _expand_images(text, counts) if role == "user" else text
+        if role != "user" and IMAGE_TOKEN in text:
+            raise ConversationError(f"an image placeholder in a {role} turn")
+        if role == "assistant":
+            start = cursor + len(header)
+            spans.append((start, start + len(body) + len(IM_END)))
+        piece = f"{header}{body}{IM_END}\n"
+        pieces.append(piece)
+        cursor += len(piece)
+    if counts:
+        raise ConversationError(f"{len(counts)} images have no placeholder in the conversation")
+    return RenderedConversation("".join(pieces), tuple(spans))

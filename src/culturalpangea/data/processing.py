@@ -1,0 +1,106 @@
+"""One raw shard sample (`__key__`, `jpg`, `json` bytes) → token ids, labels and image crops.
+
+Runs inside DataLoader workers. Any sample that cannot be used is skipped with a counted reason
+(see `skips.py`) rather than raising, so one bad record never stops a training run. Samples longer
+than `max_length` are skipped, not truncated: a cut answer or a cut image would teach the wrong
+thing. An image without an `<image>` placeholder in the conversation gets one at the start of the
+first user turn (the LLaVA convention for such records).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from culturalpangea.data.conversation import ConversationError, render_chatml
+from culturalpangea.data.image_processing import ImagePreprocessor, PreprocessedImage, decode_image
+from culturalpangea.data.skips import record_skip
+from culturalpangea.data.tokenize import tokenize_with_loss_mask
+from culturalpangea.models.chat_format import IMAGE_TOKEN
+
+
+@dataclass
+class ProcessedSample:
+    key: str
+    input_ids: torch.Tensor  # [T] int64
+    labels: torch.Tensor  # [T] int64, -100 outside assistant turns
+    images: list[PreprocessedImage] = field(default_factory=list)
+    source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class _Skip(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _with_placeholder(conversations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if any(IMAGE_TOKEN in str(turn.get("value", "")) for turn in conversations):
+        return conversations
+    first = dict(conversations[0])
+    first["value"] = f"{IMAGE_TOKEN}\n{first.get('value', '')}"
+    return [first, *conversations[1:]]
+
+
+class SampleProcessor:
+    """Callable used as a WebDataset map stage; returns None for a skipped sample."""
+
+    def __init__(
+        self,
+        tokenizer,  # noqa: ANN001 - any HF fast tokenizer
+        image_preprocessor: ImagePreprocessor | None,
+        max_length: int,
+        source: str = "",
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.image_preprocessor = image_preprocessor
+        self.max_length = max_length
+        self.source = source
+
+    def __call__(self, raw: dict[str, Any]) -> ProcessedSample | None:
+        try:
+            return self._process(raw)
+        except _Skip as skip:
+            record_skip(skip.reason)
+            return None
+
+    def _images(self, raw: dict[str, Any]) -> list[PreprocessedImage]:
+        if raw.get("jpg") is None:
+            return []
+        if self.image_preprocessor is None:
+            raise _Skip("image_without_vision")
+        try:
+            return [self.image_preprocessor(decode_image(raw["jpg"]))]
+        except ValueError as error:
+            raise _Skip("image_decode") from error
+
+    def _process(self, raw: dict[str, Any]) -> ProcessedSample:
+        try:
+            record = json.loads(raw["json"].decode("utf-8")) if isinstance(raw.get("json"), bytes) else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("conversations"), list):
+            raise _Skip("bad_json")
+        images = self._images(raw)
+        conversations = _with_placeholder(record["conversations"]) if images else record["conversations"]
+        try:
+            rendered = render_chatml(conversations, image_token_counts=[image.num_tokens for image in images])
+        except ConversationError as error:
+            raise _Skip("conversation") from error
+        tokens = tokenize_with_loss_mask(self.tokenizer, rendered)
+        if len(tokens.input_ids) > self.max_length:
+            raise _Skip("too_long")
+        if tokens.num_loss_tokens == 0:
+            raise _Skip("no_loss_tokens")
+        return ProcessedSample(
+            key=str(raw.get("__key__", "")),
+            input_ids=torch.tensor(tokens.input_ids, dtype=torch.long),
+            labels=torch.tensor(tokens.labels, dtype=torch.long),
+            images=images,
+            source=str(raw.get("__source__", self.source)),
+            meta={name: record.get(name) for name in ("language", "country", "question_type")},
+        )

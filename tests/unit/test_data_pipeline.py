@@ -1,0 +1,166 @@
+"""Weighted WebDataset mixture: order, weights, exact resume, skipped-sample accounting, collation."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections import Counter
+from functools import partial
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from culturalpangea.data import wds_pipeline
+from culturalpangea.data.collate import collate_samples
+from culturalpangea.data.image_processing import SingleResolutionPreprocessor
+from culturalpangea.data.processing import SampleProcessor
+from culturalpangea.data.sources import SourceError, load_sources
+from culturalpangea.data.wds_pipeline import WeightedShardMixture
+from data_gen.shards import ShardSample, ShardSpec, write_shards
+from tests.helpers.shard_samples import make_sample
+
+
+def _source_folder(tmp_path, name, count, offset=0, per_shard=8):
+    samples = [make_sample(offset + index, with_image=index % 5 != 4) for index in range(count)]
+    write_shards(samples, tmp_path / name, ShardSpec(max_samples=per_shard))
+    return tmp_path / name
+
+
+def _dataset(tmp_path, tokenizer, sources=None, micro=4, workers=1, seed=0):
+    sources = sources or {
+        "big": {"path": _source_folder(tmp_path, "big", 48), "weight": 3.0},
+        "small": {"path": _source_folder(tmp_path, "small", 16, offset=500), "weight": 1.0},
+    }
+    processor = SampleProcessor(tokenizer, SingleResolutionPreprocessor(56, 14), max_length=512)
+    collate = partial(collate_samples, pad_token_id=tokenizer.pad_token_id)
+    return WeightedShardMixture(load_sources(sources), processor, collate, micro, workers, seed=seed, shuffle_buffer=8)
+
+
+def _keys(batches):
+    return [key for batch in batches for key in batch["keys"]]
+
+
+def test_epoch_length_comes_from_manifests_and_batches_are_well_formed(tmp_path, tiny_tokenizer):
+    dataset = _dataset(tmp_path, tiny_tokenizer)
+    batches = list(dataset)
+    assert dataset.total_samples == 64 and len(batches) == len(dataset) == 16
+    batch = batches[0]
+    assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape
+    assert batch["input_ids"].shape[0] == 4
+    image_id = tiny_tokenizer.convert_tokens_to_ids("<image>")
+    per_sample_images = (batch["input_ids"] == image_id).sum(1)
+    assert per_sample_images.tolist() == [16 * n for n in batch["images_per_sample"].tolist()]
+    assert batch["pixel_values"].shape[1:] == (3, 56, 56)
+    assert batch["pixel_values"].shape[0] == int(batch["crops_per_image"].sum())
+    assert (batch["labels"][batch["attention_mask"] == 0] == -100).all()
+
+
+def test_same_seed_same_order_other_seed_other_order(tmp_path, tiny_tokenizer):
+    first = _keys(_dataset(tmp_path, tiny_tokenizer, seed=1))
+    assert _keys(_dataset(tmp_path, tiny_tokenizer, seed=1)) == first
+    assert _keys(_dataset(tmp_path, tiny_tokenizer, seed=2)) != first
+    dataset = _dataset(tmp_path, tiny_tokenizer, seed=1)
+    dataset.set_epoch(1)
+    assert _keys(dataset) != first
+
+
+def test_sources_are_drawn_in_proportion_to_their_weights(tmp_path, tiny_tokenizer):
+    sources = {
+        "big": {"path": _source_folder(tmp_path, "big", 48), "weight": 3.0, "samples": 600},
+        "small": {"path": _source_folder(tmp_path, "small", 16, offset=500), "weight": 1.0, "samples": 200},
+    }
+    counts = Counter()
+    for batch in _dataset(tmp_path, tiny_tokenizer, sources=sources, micro=8):
+        counts.update(batch["sources"])
+    share = counts["big"] / sum(counts.values())
+    assert sum(counts.values()) == 800
+    assert 0.70 < share < 0.80
+
+
+def test_resume_continues_with_exactly_the_next_samples(tmp_path, tiny_tokenizer):
+    uninterrupted = list(_dataset(tmp_path, tiny_tokenizer, seed=3))
+    iterator = iter(_dataset(tmp_path, tiny_tokenizer, seed=3))
+    seen = [next(iterator) for _ in range(5)]
+    position = seen[-1]["data_position"]
+    resumed = _dataset(tmp_path, tiny_tokenizer, seed=3)
+    where = (position["batches_done"], position["consumed"])
+    resumed.set_resume_position(position["epoch"], {position["worker"]: where})
+    rest = list(resumed)
+    assert _keys(seen) + _keys(rest) == _keys(uninterrupted)
+
+
+def test_node_split_gives_disjoint_shards(tmp_path, tiny_tokenizer, monkeypatch):
+    keys = []
+    for rank in range(2):
+        monkeypatch.setattr(wds_pipeline, "_rank_and_world", lambda rank=rank: (rank, 2))
+        sources = {"only": {"path": _source_folder(tmp_path, "only", 32, per_shard=4), "weight": 1.0}}
+        dataset = _dataset(tmp_path, tiny_tokenizer, sources=sources)
+        assert len(dataset) == 4
+        keys.append(set(_keys(dataset)))
+    assert keys[0] and keys[1] and not keys[0] & keys[1]
+
+
+def _corrupt_source(tmp_path):
+    folder = _source_folder(tmp_path, "broken", 24, per_shard=8)
+    shard = folder / "shard-000001.tar"
+    shard.write_bytes(shard.read_bytes()[: len(shard.read_bytes()) // 2 + 100])
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in [("bad-1.jpg", b"\xff\xd8nope"), ("bad-1.json", json.dumps(make_sample(900).sample).encode()),
+                           ("bad-2.json", b"{broken")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (folder / "shard-000002.tar").write_bytes(buffer.getvalue())
+    return folder
+
+
+def test_corrupt_shards_are_skipped_counted_and_training_data_goes_on(tmp_path, tiny_tokenizer):
+    sources = {"broken": {"path": _corrupt_source(tmp_path), "weight": 1.0}}
+    skipped = Counter()
+    batches = list(_dataset(tmp_path, tiny_tokenizer, sources=sources))
+    for batch in batches:
+        skipped.update(batch["skip_counts"])
+    assert len(batches) == 6
+    assert skipped["image_decode"] >= 1 and skipped["bad_json"] >= 1
+    assert skipped["tar:truncated"] + skipped["tar:missing_samples"] >= 1
+
+
+def test_dataloader_workers_split_work_and_report_skips(tmp_path, tiny_tokenizer):
+    dataset = _dataset(tmp_path, tiny_tokenizer, workers=2)
+    loader = DataLoader(dataset, batch_size=None, num_workers=2)
+    batches = list(loader)
+    workers = {batch["data_position"]["worker"] for batch in batches}
+    assert len(batches) == len(dataset) == 16 and workers == {0, 1}
+
+
+def test_too_few_shards_for_the_workers_is_a_clear_error(tmp_path, tiny_tokenizer):
+    sources = {"tiny": {"path": _source_folder(tmp_path, "tiny", 4, per_shard=8), "weight": 1.0}}
+    loader = DataLoader(_dataset(tmp_path, tiny_tokenizer, sources=sources, workers=2), batch_size=None, num_workers=2)
+    with pytest.raises(Exception, match="1 shards for 2 data workers"):
+        list(loader)
+
+
+def test_source_config_errors_name_the_source(tmp_path):
+    with pytest.raises(SourceError, match=r"'gone'.*does not exist"):
+        load_sources({"gone": {"path": tmp_path / "nope", "weight": 1.0}})
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SourceError, match=r"'empty'.*no manifest"):
+        load_sources({"empty": {"path": tmp_path / "empty", "weight": 1.0}})
+    with pytest.raises(SourceError, match="positive weight"):
+        load_sources({"off": {"path": tmp_path / "empty", "weight": 0.0}})
+
+
+def test_text_only_and_too_long_samples(tmp_path, tiny_tokenizer):
+    text_only = ShardSample("a-text", {**make_sample(1, with_image=False).sample, "id": "a-text"})
+    processor = SampleProcessor(tiny_tokenizer, SingleResolutionPreprocessor(56, 14), max_length=20)
+    raw = {"__key__": "a-text", "json": json.dumps(text_only.sample).encode()}
+    assert processor(raw) is None
+    processor.max_length = 512
+    processed = processor(raw)
+    assert processed is not None and processed.images == []
+    batch = collate_samples([processed], tiny_tokenizer.pad_token_id)
+    assert batch["pixel_values"] is None and batch["images_per_sample"].tolist() == [0]
+    assert batch["input_ids"].dtype == torch.long

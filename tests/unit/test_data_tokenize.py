@@ -1,0 +1,87 @@
+"""ChatML rendering and the assistant-only loss mask on the tiny tokenizer."""
+
+from __future__ import annotations
+
+import pytest
+
+from culturalpangea.data.conversation import ConversationError, render_chatml
+from culturalpangea.data.tokenize import IGNORE_INDEX, tokenize_with_loss_mask
+
+CONVERSATION = [
+    {"from": "human", "value": "<image>\nWhat is shown in this image?"},
+    {"from": "gpt", "value": "富士山 (Mount Fuji)"},
+    {"from": "human", "value": "Which country is it in?"},
+    {"from": "gpt", "value": "Japan"},
+]
+
+
+def _learned_text(tokenizer, sample) -> list[str]:
+    """Decode each contiguous run of labelled tokens."""
+    runs, current = [], []
+    for label in sample.labels:
+        if label == IGNORE_INDEX:
+            if current:
+                runs.append(tokenizer.decode(current))
+                current = []
+        else:
+            current.append(label)
+    if current:
+        runs.append(tokenizer.decode(current))
+    return runs
+
+
+def test_rendering_equals_the_tokenizers_chat_template(tiny_tokenizer):
+    rendered = render_chatml(CONVERSATION, image_token_counts=[1])
+    messages = [
+        {"role": "user" if turn["from"] == "human" else "assistant", "content": turn["value"]}
+        for turn in CONVERSATION
+    ]
+    assert rendered.text == tiny_tokenizer.apply_chat_template(messages, tokenize=False)
+
+
+def test_only_assistant_answers_and_their_end_marker_are_learned(tiny_tokenizer):
+    sample = tokenize_with_loss_mask(tiny_tokenizer, render_chatml(CONVERSATION, image_token_counts=[1]))
+    assert _learned_text(tiny_tokenizer, sample) == ["富士山 (Mount Fuji)<|im_end|>", "Japan<|im_end|>"]
+    assert len(sample.labels) == len(sample.input_ids)
+
+
+def test_token_ids_match_tokenizing_the_template_output(tiny_tokenizer):
+    rendered = render_chatml(CONVERSATION, image_token_counts=[1])
+    sample = tokenize_with_loss_mask(tiny_tokenizer, rendered)
+    assert sample.input_ids == tiny_tokenizer(rendered.text, add_special_tokens=False)["input_ids"]
+
+
+def test_image_placeholder_expands_to_the_feature_count(tiny_tokenizer):
+    image_id = tiny_tokenizer.convert_tokens_to_ids("<image>")
+    sample = tokenize_with_loss_mask(tiny_tokenizer, render_chatml(CONVERSATION, image_token_counts=[37]))
+    assert sample.input_ids.count(image_id) == 37
+    assert all(label != image_id for label in sample.labels)
+
+
+def test_own_system_prompt_is_kept_and_not_learned(tiny_tokenizer):
+    turns = [{"from": "system", "value": "Answer briefly."}, *CONVERSATION[2:]]
+    rendered = render_chatml(turns)
+    assert rendered.text.startswith("<|im_start|>system\nAnswer briefly.<|im_end|>\n")
+    assert _learned_text(tiny_tokenizer, tokenize_with_loss_mask(tiny_tokenizer, rendered)) == ["Japan<|im_end|>"]
+
+
+def test_text_only_sample(tiny_tokenizer):
+    sample = tokenize_with_loss_mask(tiny_tokenizer, render_chatml(CONVERSATION[2:]))
+    assert sample.num_loss_tokens > 0
+    assert tiny_tokenizer.convert_tokens_to_ids("<image>") not in sample.input_ids
+
+
+@pytest.mark.parametrize(
+    ("turns", "counts", "message"),
+    [
+        (CONVERSATION, [], "image placeholders"),
+        (CONVERSATION[2:], [4], "no placeholder"),
+        (CONVERSATION[:1], [1], "end with the assistant"),
+        ([CONVERSATION[0], CONVERSATION[2], CONVERSATION[1]], [1], "alternate"),
+        ([{"from": "robot", "value": "hi"}, CONVERSATION[1]], [], "role"),
+        ([CONVERSATION[2], {"from": "gpt", "value": "<image>"}], [1], "assistant turn"),
+    ],
+)
+def test_bad_conversations_are_refused_with_a_reason(turns, counts, message):
+    with pytest.raises(ConversationError, match=message):
+        render_chatml(turns, image_token_counts=counts)
