@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from culturalpangea.data.collate import collate_samples
@@ -85,8 +86,7 @@ class ShardDataModule(L.LightningDataModule):
             self.train_dataset,
             batch_size=None,
             num_workers=self.num_workers,
-            pin_memory=True,
+            pin_memory=torch.cuda.is_available(),
             persistent_workers=False,
             worker_init_fn=seed_everything_for_workers,
-            multiprocessing_context="spawn" if self.num_workers > 0 else None,
         )
