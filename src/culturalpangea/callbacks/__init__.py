@@ -1,0 +1,1 @@
+"""Training callbacks: throughput/MFU, sample generations, run folder bookkeeping."""
