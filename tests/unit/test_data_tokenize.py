@@ -18,7 +18,7 @@ CONVERSATION = [
 def _learned_text(tokenizer, sample) -> list[str]:
     """Decode each contiguous run of labelled tokens."""
     runs, current = [], []
-    for label in sample.labels:
+    for label in sample.labels.tolist():
         if label == IGNORE_INDEX:
             if current:
                 runs.append(tokenizer.decode(current))
@@ -31,7 +31,7 @@ def _learned_text(tokenizer, sample) -> list[str]:
 
 
 def test_rendering_equals_the_tokenizers_chat_template(tiny_tokenizer):
-    rendered = render_chatml(CONVERSATION, image_token_counts=[1])
+    rendered = render_chatml(CONVERSATION, num_images=1)
     messages = [
         {"role": "user" if turn["from"] == "human" else "assistant", "content": turn["value"]}
         for turn in CONVERSATION
@@ -40,22 +40,33 @@ def test_rendering_equals_the_tokenizers_chat_template(tiny_tokenizer):
 
 
 def test_only_assistant_answers_and_their_end_marker_are_learned(tiny_tokenizer):
-    sample = tokenize_with_loss_mask(tiny_tokenizer, render_chatml(CONVERSATION, image_token_counts=[1]))
+    sample = tokenize_with_loss_mask(tiny_tokenizer, render_chatml(CONVERSATION, num_images=1))
     assert _learned_text(tiny_tokenizer, sample) == ["富士山 (Mount Fuji)<|im_end|>", "Japan<|im_end|>"]
-    assert len(sample.labels) == len(sample.input_ids)
+    assert sample.labels.shape == sample.input_ids.shape
 
 
 def test_token_ids_match_tokenizing_the_template_output(tiny_tokenizer):
-    rendered = render_chatml(CONVERSATION, image_token_counts=[1])
+    rendered = render_chatml(CONVERSATION, num_images=1)
     sample = tokenize_with_loss_mask(tiny_tokenizer, rendered)
-    assert sample.input_ids == tiny_tokenizer(rendered.text, add_special_tokens=False)["input_ids"]
+    assert sample.input_ids.tolist() == tiny_tokenizer(rendered.text, add_special_tokens=False)["input_ids"]
 
 
 def test_image_placeholder_expands_to_the_feature_count(tiny_tokenizer):
     image_id = tiny_tokenizer.convert_tokens_to_ids("<image>")
-    sample = tokenize_with_loss_mask(tiny_tokenizer, render_chatml(CONVERSATION, image_token_counts=[37]))
-    assert sample.input_ids.count(image_id) == 37
-    assert all(label != image_id for label in sample.labels)
+    rendered = render_chatml(CONVERSATION, num_images=1)
+    sample = tokenize_with_loss_mask(tiny_tokenizer, rendered, [37], image_id)
+    assert sample.input_ids.tolist().count(image_id) == 37
+    assert image_id not in sample.labels.tolist()
+    expanded_text = rendered.text.replace("<image>", "<image>" * 37)
+    assert sample.input_ids.tolist() == tiny_tokenizer(expanded_text, add_special_tokens=False)["input_ids"]
+    plain = tokenize_with_loss_mask(tiny_tokenizer, rendered)
+    assert _learned_text(tiny_tokenizer, plain) == _learned_text(tiny_tokenizer, sample)
+
+
+def test_image_count_must_match_the_tokens(tiny_tokenizer):
+    image_id = tiny_tokenizer.convert_tokens_to_ids("<image>")
+    with pytest.raises(ValueError, match="1 image tokens in the text for 2 images"):
+        tokenize_with_loss_mask(tiny_tokenizer, render_chatml(CONVERSATION, num_images=1), [4, 4], image_id)
 
 
 def test_own_system_prompt_is_kept_and_not_learned(tiny_tokenizer):
@@ -68,14 +79,14 @@ def test_own_system_prompt_is_kept_and_not_learned(tiny_tokenizer):
 def test_text_only_sample(tiny_tokenizer):
     sample = tokenize_with_loss_mask(tiny_tokenizer, render_chatml(CONVERSATION[2:]))
     assert sample.num_loss_tokens > 0
-    assert tiny_tokenizer.convert_tokens_to_ids("<image>") not in sample.input_ids
+    assert tiny_tokenizer.convert_tokens_to_ids("<image>") not in sample.input_ids.tolist()
 
 
 @pytest.mark.parametrize(
     ("turns", "counts", "message"),
     [
-        (CONVERSATION, [], "image placeholders"),
-        (CONVERSATION[2:], [4], "no placeholder"),
+        (CONVERSATION, [], "1 image placeholders in the conversation for 0 images"),
+        (CONVERSATION[2:], [4], "0 image placeholders in the conversation for 1 images"),
         (CONVERSATION[:1], [1], "end with the assistant"),
         ([CONVERSATION[0], CONVERSATION[2], CONVERSATION[1]], [1], "alternate"),
         ([{"from": "robot", "value": "hi"}, CONVERSATION[1]], [], "role"),
@@ -84,4 +95,4 @@ def test_text_only_sample(tiny_tokenizer):
 )
 def test_bad_conversations_are_refused_with_a_reason(turns, counts, message):
     with pytest.raises(ConversationError, match=message):
-        render_chatml(turns, image_token_counts=counts)
+        render_chatml(turns, num_images=len(counts))

@@ -2,9 +2,9 @@
 
 The text is exactly what the tokenizer's chat template renders (a default system turn
 "You are a helpful assistant." unless the sample brings its own), so training sees the same token
-boundaries as generation. Each `<image>` placeholder is expanded to as many image tokens as the
-vision side produces for that image, the way HF's LlavaNext processor does, so the model only has
-to swap those token embeddings for image features.
+boundaries as generation. Images stay single `<image>` placeholders here; tokenize.py expands each
+into as many image tokens as the vision side produces (as HF's LlavaNext processor does), after
+tokenization, which is much cheaper than tokenizing hundreds of placeholder strings.
 
 Loss mask decision (LLaVA-NeXT's Qwen preprocessing leaves the markers of every turn in the loss,
 an open upstream bug): only assistant turns are learned. For each assistant turn the loss covers
@@ -52,41 +52,30 @@ def normalise_turns(conversations: Sequence[dict[str, Any]]) -> list[tuple[str, 
     return turns
 
 
-def _expand_images(text: str, counts: list[int]) -> str:
-    parts = text.split(IMAGE_TOKEN)
-    if len(parts) - 1 > len(counts):
-        raise ConversationError(f"{len(parts) - 1} image placeholders but only {len(counts)} images")
-    out = [parts[0]]
-    for part in parts[1:]:
-        out.append(IMAGE_TOKEN * counts.pop(0))
-        out.append(part)
-    return "".join(out)
-
-
 def render_chatml(
     conversations: Sequence[dict[str, Any]],
-    image_token_counts: Sequence[int] = (),
+    num_images: int = 0,
     system_prompt: str = DEFAULT_SYSTEM_PROMPT,
 ) -> RenderedConversation:
-    """Render turns as ChatML, expanding the i-th `<image>` into `image_token_counts[i]` tokens."""
+    """Render turns as ChatML; the user turns must hold exactly `num_images` `<image>` placeholders."""
     turns = normalise_turns(conversations)
-    counts = list(image_token_counts)
     if turns[0][0] != "system":
         turns.insert(0, ("system", system_prompt))
     pieces: list[str] = []
     spans: list[tuple[int, int]] = []
-    cursor = 0
+    cursor = placeholders = 0
     for role, text in turns:
         header = f"{IM_START}{role}\n"
-        body = _expand_images(text, counts) if role == "user" else text
+        body = text
         if role != "user" and IMAGE_TOKEN in text:
             raise ConversationError(f"an image placeholder in a {role} turn")
+        placeholders += text.count(IMAGE_TOKEN)
         if role == "assistant":
             start = cursor + len(header)
             spans.append((start, start + len(body) + len(IM_END)))
         piece = f"{header}{body}{IM_END}\n"
         pieces.append(piece)
         cursor += len(piece)
-    if counts:
-        raise ConversationError(f"{len(counts)} images have no placeholder in the conversation")
+    if placeholders != num_images:
+        raise ConversationError(f"{placeholders} image placeholders in the conversation for {num_images} images")
     return RenderedConversation("".join(pieces), tuple(spans))

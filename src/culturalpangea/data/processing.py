@@ -60,6 +60,7 @@ class SampleProcessor:
         self.image_preprocessor = image_preprocessor
         self.max_length = max_length
         self.source = source
+        self.image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
 
     def __call__(self, raw: dict[str, Any]) -> ProcessedSample | None:
         try:
@@ -74,7 +75,8 @@ class SampleProcessor:
         if self.image_preprocessor is None:
             raise _Skip("image_without_vision")
         try:
-            return [self.image_preprocessor(decode_image(raw["jpg"]))]
+            at_least = getattr(self.image_preprocessor, "decode_at_least", None)
+            return [self.image_preprocessor(decode_image(raw["jpg"], at_least=at_least))]
         except ValueError as error:
             raise _Skip("image_decode") from error
 
@@ -88,18 +90,20 @@ class SampleProcessor:
         images = self._images(raw)
         conversations = _with_placeholder(record["conversations"]) if images else record["conversations"]
         try:
-            rendered = render_chatml(conversations, image_token_counts=[image.num_tokens for image in images])
+            rendered = render_chatml(conversations, num_images=len(images))
         except ConversationError as error:
             raise _Skip("conversation") from error
-        tokens = tokenize_with_loss_mask(self.tokenizer, rendered)
-        if len(tokens.input_ids) > self.max_length:
+        tokens = tokenize_with_loss_mask(
+            self.tokenizer, rendered, [image.num_tokens for image in images], self.image_token_id
+        )
+        if tokens.input_ids.numel() > self.max_length:
             raise _Skip("too_long")
         if tokens.num_loss_tokens == 0:
             raise _Skip("no_loss_tokens")
         return ProcessedSample(
             key=str(raw.get("__key__", "")),
-            input_ids=torch.tensor(tokens.input_ids, dtype=torch.long),
-            labels=torch.tensor(tokens.labels, dtype=torch.long),
+            input_ids=tokens.input_ids,
+            labels=tokens.labels,
             images=images,
             source=str(raw.get("__source__", self.source)),
             meta={name: record.get(name) for name in ("language", "country", "question_type")},

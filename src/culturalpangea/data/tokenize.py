@@ -3,11 +3,16 @@
 Tokenizing the whole text once (rather than turn by turn, as LLaVA does) keeps the token
 boundaries identical to generation time; the offset mapping of the fast tokenizer says which
 characters each token covers, and a token is labelled when its characters lie inside a span.
+Each `<image>` token is then repeated to the image's feature count (never labelled): the same ids
+as tokenizing the repeated placeholders, at a fraction of the cost.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import torch
 
 from culturalpangea.data.conversation import RenderedConversation
 
@@ -16,21 +21,26 @@ IGNORE_INDEX = -100
 
 @dataclass(frozen=True)
 class TokenizedSample:
-    input_ids: list[int]
-    labels: list[int]
-
-    @property
-    def num_loss_tokens(self) -> int:
-        return sum(label != IGNORE_INDEX for label in self.labels)
+    input_ids: torch.Tensor  # [T] int64
+    labels: torch.Tensor  # [T] int64, IGNORE_INDEX where no loss
+    num_loss_tokens: int
 
 
-def tokenize_with_loss_mask(tokenizer, rendered: RenderedConversation) -> TokenizedSample:  # noqa: ANN001
-    """Tokenize `rendered.text`; labels copy the ids inside `rendered.loss_spans`, else IGNORE_INDEX."""
+def tokenize_with_loss_mask(
+    tokenizer,  # noqa: ANN001 - an HF fast tokenizer
+    rendered: RenderedConversation,
+    image_token_counts: Sequence[int] = (),
+    image_token_id: int | None = None,
+) -> TokenizedSample:
+    """Tokenize `rendered.text`; labels copy the ids inside `rendered.loss_spans`, else IGNORE_INDEX.
+
+    The i-th image token becomes `image_token_counts[i]` image tokens.
+    """
     encoded = tokenizer(rendered.text, add_special_tokens=False, return_offsets_mapping=True)
     input_ids: list[int] = encoded["input_ids"]
     labels = [IGNORE_INDEX] * len(input_ids)
     spans = rendered.loss_spans
-    span_index = 0
+    span_index = learned = 0
     for position, (start, end) in enumerate(encoded["offset_mapping"]):
         while span_index < len(spans) and start >= spans[span_index][1]:
             span_index += 1
@@ -39,4 +49,24 @@ def tokenize_with_loss_mask(tokenizer, rendered: RenderedConversation) -> Tokeni
         span_start, span_end = spans[span_index]
         if end > start >= span_start and end <= span_end:
             labels[position] = input_ids[position]
-    return TokenizedSample(input_ids, labels)
+            learned += 1
+    ids, targets = torch.tensor(input_ids, dtype=torch.long), torch.tensor(labels, dtype=torch.long)
+    if image_token_counts or image_token_id is not None:
+        ids, targets = _expand_image_tokens(ids, targets, image_token_counts, image_token_id)
+    return TokenizedSample(ids, targets, learned)
+
+
+def _expand_image_tokens(
+    input_ids: torch.Tensor, labels: torch.Tensor, counts: Sequence[int], image_token_id: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    if image_token_id is None:
+        raise ValueError("image_token_id is needed to expand image placeholders")
+    is_image = input_ids == image_token_id
+    found = int(is_image.sum())
+    if found != len(counts):
+        raise ValueError(f"{found} image tokens in the text for {len(counts)} images")
+    if not counts:
+        return input_ids, labels
+    repeats = torch.ones_like(input_ids)
+    repeats[is_image] = torch.tensor(list(counts), dtype=torch.long)
+    return input_ids.repeat_interleave(repeats), labels.repeat_interleave(repeats)
