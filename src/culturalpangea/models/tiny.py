@@ -152,3 +152,20 @@ def build_tiny_stack(root: Path, seed: int = 0) -> TinyStack:
     if not clip_weights.exists():
         build_tiny_open_clip_weights(clip_weights, seed=seed)
     return TinyStack(tokenizer_dir, llm_dir, register_tiny_open_clip(), clip_weights)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m culturalpangea.models.tiny <out_dir>`: build the tiny stack and print its paths."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        raise SystemExit("usage: python -m culturalpangea.models.tiny <out_dir>")
+    stack = build_tiny_stack(Path(args[0]))
+    print(f"tokenizer: {stack.tokenizer_dir}\nllm: {stack.llm_dir}")
+    print(f"vision: {stack.clip_model_name} {stack.clip_weights}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

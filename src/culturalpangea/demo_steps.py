@@ -1,0 +1,71 @@
+"""The steps `make demo` chains, each the real CLI of one stage, and how each reports.
+
+Steps are listed in pipeline order. A stage whose code has not landed yet is simply not in the
+list (the demo never pretends to run it); see the README's status table for what is coming.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from culturalpangea.demo import Step
+
+PY = sys.executable
+
+
+def _tiny_report(out: Path) -> str:
+    root = out / "tiny_models"
+    llm = json.loads((root / "llm" / "config.json").read_text())
+    tokenizer = json.loads((root / "tokenizer" / "tokenizer.json").read_text())
+    return "\n".join([
+        "## Models (tiny random-weight stand-ins)",
+        "| component | what | where |",
+        "| --- | --- | --- |",
+        f"| LLM | {llm['model_type']}, {llm['num_hidden_layers']} layers, hidden {llm['hidden_size']}, "
+        f"vocab {llm['vocab_size']} | `{root / 'llm'}` |",
+        f"| tokenizer | byte-level BPE, {len(tokenizer['model']['vocab'])} tokens, ChatML + `<image>` "
+        f"| `{root / 'tokenizer'}` |",
+        f"| vision | open_clip tiny ViT (patch 14, 56 px, QuickGELU) | `{root / 'vision'}` |",
+    ])
+
+
+def _sample_report(out: Path) -> str:
+    stats = json.loads((out / "sample_stats.json").read_text(encoding="utf-8"))
+    rows = [f"| {country} | {count} |" for country, count in stats["items_per_country"].items()]
+    return "\n".join([
+        "## Embedded Wikidata sample",
+        f"{stats['items_with_image']} items with an image, {stats['properties']} distinct properties, "
+        f"labels in {len(stats['label_languages'])} languages ({', '.join(stats['label_languages'])}).",
+        "",
+        "| country | items |",
+        "| --- | ---: |",
+        *rows,
+    ])
+
+
+TINY_MODELS = Step(
+    name="tiny_models",
+    command=lambda out: [PY, "-m", "culturalpangea.models.tiny", str(out / "tiny_models")],
+    done=lambda out: (out / "tiny_models" / "llm" / "config.json").exists(),
+    report=_tiny_report,
+)
+
+SAMPLE_STATS = Step(
+    name="sample_stats",
+    command=lambda out: [PY, "-m", "data_gen.sample_stats", str(out / "sample_stats.json")],
+    done=lambda out: (out / "sample_stats.json").exists(),
+    report=_sample_report,
+)
+
+
+def _available() -> list[Step]:
+    steps = []
+    if (Path(__file__).resolve().parents[2] / "data_gen" / "sample" / "wikidata_sample.ttl.gz").exists():
+        steps.append(SAMPLE_STATS)
+    steps.append(TINY_MODELS)
+    return steps
+
+
+STEPS: list[Step] = _available()
