@@ -30,6 +30,7 @@ from typing import Any
 
 from PIL import Image
 
+from data_gen.atomic import atomic_write_json
 from data_gen.contract import IMAGE_PLACEHOLDER, QID_PATTERN, check_sample
 from data_gen.shards import ShardSample, ShardSpec, write_shards
 
@@ -283,8 +284,5 @@ def import_llava(
 
     out_dir = Path(out_dir)
     write_shards(stream(), out_dir, spec)
-    text = json.dumps(report.as_dict(), indent=1, sort_keys=True)
-    tmp = out_dir / ".import_report.json.tmp"
-    tmp.write_text(text)
-    tmp.replace(out_dir / "import_report.json")
+    atomic_write_json(out_dir / "import_report.json", report.as_dict())
     return report

@@ -7,11 +7,11 @@ label languages; written atomically.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from data_gen.atomic import atomic_write_json
 
 PREFIXES = """PREFIX wd: <http://www.wikidata.org/entity/>
 PREFIX wdt: <http://www.wikidata.org/prop/direct/>
@@ -51,9 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("usage: python -m data_gen.sample_stats <out.json>")
     out = Path(args[0])
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(sample_stats(), ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, out)
+    atomic_write_json(out, sample_stats())
     return 0
 
 

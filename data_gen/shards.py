@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tarfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from data_gen.atomic import atomic_write_bytes
 from data_gen.contract import canonical_json, require_valid
 
 MANIFEST_NAME = "manifest.json"
@@ -80,15 +80,6 @@ class ShardReport:
     @property
     def total_samples(self) -> int:
         return sum(shard["samples"] for shard in self.shards)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _tar_bytes(samples: list[ShardSample]) -> bytes:
@@ -179,10 +170,10 @@ def write_shards(samples: Iterable[ShardSample], out_dir: Path, spec: ShardSpec 
             report.reused += 1
         else:
             data = _tar_bytes(group)
-            _atomic_write(path, data)
+            atomic_write_bytes(path, data)
             done = {"input_digest": digest, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
             progress[name] = done
-            _atomic_write(out_dir / PROGRESS_NAME, json.dumps(progress, sort_keys=True, indent=1).encode())
+            atomic_write_bytes(out_dir / PROGRESS_NAME, json.dumps(progress, sort_keys=True, indent=1).encode())
             report.written += 1
         report.shards.append({"name": name, "samples": len(group), "bytes": done["bytes"], "sha256": done["sha256"]})
         _count(report, group)
@@ -204,9 +195,9 @@ def manifest_dict(report: ShardReport) -> dict[str, Any]:
 
 def _write_manifest(out_dir: Path, report: ShardReport) -> None:
     sizes = {shard["name"]: shard["samples"] for shard in report.shards}
-    _atomic_write(out_dir / SIZES_NAME, json.dumps(sizes, indent=1, sort_keys=True).encode())
+    atomic_write_bytes(out_dir / SIZES_NAME, json.dumps(sizes, indent=1, sort_keys=True).encode())
     manifest = json.dumps(manifest_dict(report), ensure_ascii=False, indent=1, sort_keys=True)
-    _atomic_write(out_dir / MANIFEST_NAME, manifest.encode("utf-8"))
+    atomic_write_bytes(out_dir / MANIFEST_NAME, manifest.encode("utf-8"))
 
 
 def read_manifest(out_dir: Path) -> dict[str, Any]:

@@ -8,8 +8,7 @@ re-reads the shards, so it is instant on any dataset size. Writes `stats/stats.j
 
 from __future__ import annotations
 
-import json
-import os
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from data_gen.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from data_gen.shards import COUNTED_FIELDS, read_manifest
 
 TITLES = {
@@ -55,10 +55,10 @@ def bar_chart(title: str, counts: Mapping[str, int], path: Path, limit: int = 40
     axis.set_title(title)
     axis.set_xlabel("samples")
     figure.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(tmp, dpi=100)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 
@@ -91,8 +91,6 @@ def write_stats(shard_dir: Path, images_per_country: Mapping[str, int] | None = 
             continue
         sections += [f"## {TITLES[name]}", markdown_table(name, counts, limit=30), f"![{name}]({name}.png)"]
         bar_chart(TITLES[name], counts, out / f"{name}.png")
-    for filename, text in (("stats.md", "\n\n".join(sections) + "\n"), ("stats.json", json.dumps(stats, indent=1))):
-        tmp = out / f".{filename}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / filename)
+    atomic_write_text(out / "stats.md", "\n\n".join(sections) + "\n")
+    atomic_write_json(out / "stats.json", stats)
     return out

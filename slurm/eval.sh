@@ -13,10 +13,8 @@ set -euo pipefail
 
 REPO_DIR="${CULTURALPANGEA_REPO:-${SLURM_SUBMIT_DIR:-$(pwd)}}"
 cd "$REPO_DIR"
-PYTHON="${CULTURALPANGEA_PYTHON:-$REPO_DIR/.venv/bin/python}"
-[ -x "$PYTHON" ] || PYTHON="$(command -v python)"
-RUN_DIR="${CULTURALPANGEA_RUN_DIR:-outputs/slurm_runs/${SLURM_JOB_NAME:-eval}-${SLURM_JOB_ID:-local}}"
-mkdir -p "$RUN_DIR"
+# shellcheck source=slurm/common.sh
+source "$REPO_DIR/slurm/common.sh"
 
 trap 'kill -TERM "$PID" 2>/dev/null; wait "$PID" || true; scontrol requeue "$SLURM_JOB_ID"; exit 0' USR1
 srun --output="$RUN_DIR/task-%t.log" "$PYTHON" -m culturalpangea.eval "hydra.run.dir=$RUN_DIR" "$@" &

@@ -16,12 +16,8 @@ set -euo pipefail
 
 REPO_DIR="${CULTURALPANGEA_REPO:-${SLURM_SUBMIT_DIR:-$(pwd)}}"
 cd "$REPO_DIR"
-PYTHON="${CULTURALPANGEA_PYTHON:-$REPO_DIR/.venv/bin/python}"
-[ -x "$PYTHON" ] || PYTHON="$(command -v python)"
-
-# A stable run folder per job (same across requeues), so resume finds its checkpoints.
-RUN_DIR="${CULTURALPANGEA_RUN_DIR:-outputs/slurm_runs/${SLURM_JOB_NAME:-train}-${SLURM_JOB_ID:-local}}"
-mkdir -p "$RUN_DIR"
+# shellcheck source=slurm/common.sh
+source "$REPO_DIR/slurm/common.sh"
 export WANDB_RUN_ID="${WANDB_RUN_ID:-${SLURM_JOB_ID:-local}}"
 export WANDB_RESUME="${WANDB_RESUME:-allow}"
 

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data_gen.atomic import atomic_write_text
+
 
 @dataclass
 class Step:
@@ -65,9 +67,7 @@ def _write_report(run: DemoRun) -> Path:
         "## Step timings\n\n| step | time |\n| --- | ---: |\n" + timing_rows,
     ]) + "\n"
     path = run.out_dir / "REPORT.md"
-    tmp = path.with_name(".REPORT.md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, text)
     return path
 
 
