@@ -21,7 +21,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 PYTEST_MARKERS ?= not gpu and not slow
 
-.PHONY: install demo test test-gpu lint format clean
+.PHONY: install demo test test-gpu lint format bench-quick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: $(STAMP)
 
 test-gpu: $(STAMP)
 	$(PY) -m pytest tests -m gpu -q
+
+# Benchmarks are measurements, not tests: CI runs them small, with no thresholds.
+bench-quick: $(STAMP)
+	$(PY) benchmarks/loader.py --quick
+	$(PY) benchmarks/data_gen.py --quick
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
