@@ -61,7 +61,6 @@ class CulturalPangeaModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.model = model
-        self.component_names = tuple(components)
         self._components = dict(components)
         self.plan = plan
         self.optim = optim

@@ -29,7 +29,6 @@ class ProcessedSample:
     labels: torch.Tensor  # [T] int64, -100 outside assistant turns
     images: list[PreprocessedImage] = field(default_factory=list)
     source: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 class _Skip(Exception):
@@ -106,5 +105,4 @@ class SampleProcessor:
             labels=tokens.labels,
             images=images,
             source=str(raw.get("__source__", self.source)),
-            meta={name: record.get(name) for name in ("language", "country", "question_type")},
         )
