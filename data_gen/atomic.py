@@ -36,3 +36,24 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_json(path: Path, value: Any, indent: int | None = 1) -> None:
     """Deterministic JSON (sorted keys, UTF-8), written atomically."""
     atomic_write_text(path, json.dumps(value, ensure_ascii=False, indent=indent, sort_keys=True))
+
+
+def atomic_write_jsonl(path: Path, rows: Any) -> int:
+    """Write an iterable of JSON objects as JSON Lines (sorted keys, UTF-8), atomically; return the count."""
+    lines = [json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows]
+    atomic_write_text(path, "".join(lines))
+    return len(lines)
+
+
+def remove_temp_files(folder: Path, recursive: bool = True) -> int:
+    """Delete `.<name>.tmp` leftovers of interrupted atomic writes under `folder`; return how many."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    pattern = "**/.*.tmp" if recursive else ".*.tmp"
+    removed = 0
+    for leftover in folder.glob(pattern):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
