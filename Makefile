@@ -21,7 +21,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 PYTEST_MARKERS ?= not gpu and not slow
 
-.PHONY: install demo test test-gpu lint format bench-quick clean
+.PHONY: install demo test test-gpu lint format bench-quick clean slurm-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m culturalpangea.demo out_dir=outputs/demo
 
-test: $(STAMP)
+# The SLURM tests start a real one-node cluster (Debian's munge, slurmctld, slurmd) on loopback.
+SLURM_PACKAGES := munge slurmctld slurmd slurm-client
+slurm-deps:
+	@if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends $(SLURM_PACKAGES) >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $(SLURM_PACKAGES) >/dev/null; }; \
+	else echo "note: the SLURM tests need $(SLURM_PACKAGES), installed as root; without them they are skipped"; fi
+
+test: $(STAMP) slurm-deps
 	$(PY) -m pytest tests -m "$(PYTEST_MARKERS)" -q
 
 test-gpu: $(STAMP)

@@ -72,3 +72,15 @@ def image_server() -> Iterator[object]:
 
     with FaultyImageServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A real one-node SLURM cluster (munged, slurmctld, slurmd) on loopback, for the session."""
+    from tests.helpers.slurm_cluster import SlurmCluster, available
+
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    with SlurmCluster(tmp_path_factory.mktemp("slurm")) as cluster:
+        yield cluster
