@@ -12,7 +12,8 @@ from data_gen.regions import REGISTRY, UnknownCountryError, load_regions, parse_
 
 PANGEA_39 = frozenset([
     "am", "ar", "bg", "bn", "cs", "de", "el", "en", "es", "fa", "fr", "ga", "hi", "id", "ig", "it", "iw", "ja", "jv",
-    "ko", "nl", "mn", "ms", "no", "pl", "pt", "ro", "ru", "si", "su", "sw", "ta", "te", "th", "tr", "uk", "ur", "vi", "zh",
+    "ko", "nl", "mn", "ms", "no", "pl", "pt", "ro", "ru", "si", "su", "sw", "ta", "te", "th", "tr", "uk", "ur", "vi",
+    "zh",
 ])
 
 
