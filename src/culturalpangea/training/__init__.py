@@ -1,0 +1,1 @@
+"""Training assembly: trainer, loggers, checkpoints and callbacks built from the Hydra config."""

@@ -1,0 +1,108 @@
+"""The Lightning Trainer, its callbacks and plugins, from the `trainer:` and `callbacks:` config groups.
+
+- Gradient accumulation is derived, never configured: global batch / (micro batch × world size),
+  with the world size read from the trainer config (or SLURM's task count for `devices: auto`).
+- Strategies by config: `ddp`, `fsdp` (a `_target_` block, instantiated here) and `deepspeed`.
+- Under SLURM, Lightning's SLURM environment requeues the job on SIGUSR1 after writing an HPC
+  checkpoint (`slurm/train.sh` asks for the signal before the time limit and forwards it).
+- Checkpoints are written atomically (training/checkpoint_io.py) into `<run_dir>/checkpoints`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import Logger
+from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+from culturalpangea.optim import accumulation_steps
+from culturalpangea.training.checkpoint_io import AtomicCheckpointIO
+from culturalpangea.training.checkpoints import checkpoint_dir
+
+log = logging.getLogger(__name__)
+NOT_TRAINER_ARGUMENTS = ("accumulate_grad_batches",)
+
+
+def devices_per_node(trainer_cfg: Mapping[str, Any]) -> int:
+    """How many processes each node runs for this trainer config."""
+    devices = trainer_cfg.get("devices", "auto")
+    if isinstance(devices, int):
+        return devices
+    if isinstance(devices, list | tuple):
+        return len(devices)
+    if str(devices).isdigit():
+        return int(devices)
+    if os.environ.get("SLURM_NTASKS_PER_NODE", "").isdigit():
+        return int(os.environ["SLURM_NTASKS_PER_NODE"])
+    if trainer_cfg.get("accelerator") in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        return torch.cuda.device_count()
+    return 1
+
+
+def world_size(trainer_cfg: Mapping[str, Any]) -> int:
+    return devices_per_node(trainer_cfg) * int(trainer_cfg.get("num_nodes") or 1)
+
+
+def build_callbacks(callbacks_cfg: Mapping[str, Any], run_dir: Path, extra: list[Callback]) -> list[Callback]:
+    """Checkpointing and LR monitoring from the config, plus the callbacks the caller built."""
+    callbacks: list[Callback] = list(extra)
+    checkpoint = dict(callbacks_cfg.get("checkpoint") or {})
+    if checkpoint:
+        callbacks.append(ModelCheckpoint(
+            dirpath=checkpoint_dir(run_dir),
+            filename="step{step:07d}",
+            auto_insert_metric_name=False,
+            every_n_train_steps=int(checkpoint.get("every_n_train_steps", 500)),
+            save_last=bool(checkpoint.get("save_last", True)),
+            save_top_k=int(checkpoint.get("save_top_k", -1)),
+        ))
+    if callbacks_cfg.get("lr_monitor"):
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+    return callbacks
+
+
+def _strategy(value: Any) -> Any:
+    if isinstance(value, Mapping) and "_target_" in value:
+        return instantiate(dict(value))
+    return value
+
+
+def build_trainer(
+    trainer_cfg: Mapping[str, Any],
+    global_batch_size: int,
+    micro_batch_size: int,
+    run_dir: Path,
+    callbacks: list[Callback],
+    loggers: list[Logger],
+) -> L.Trainer:
+    """A Trainer with derived accumulation, atomic checkpoints and SLURM requeue where it applies."""
+    arguments = {k: v for k, v in dict(trainer_cfg).items() if k not in NOT_TRAINER_ARGUMENTS}
+    world = world_size(trainer_cfg)
+    accumulate = accumulation_steps(global_batch_size, micro_batch_size, world)
+    arguments["strategy"] = _strategy(arguments.get("strategy", "auto"))
+    strategy = arguments["strategy"]
+    strategy_name = (strategy if isinstance(strategy, str) else type(strategy).__name__).lower()
+    sharded = "deepspeed" in strategy_name or "fsdp" in strategy_name
+    plugins: list[Any] = [] if sharded else [AtomicCheckpointIO()]  # sharded strategies write their own way
+    if SLURMEnvironment.detect():
+        plugins.append(SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1))
+    log.info("world size %d, micro batch %d, accumulation %d → global batch %d",
+             world, micro_batch_size, accumulate, world * micro_batch_size * accumulate)
+    return L.Trainer(
+        **arguments,
+        accumulate_grad_batches=accumulate,
+        default_root_dir=str(run_dir),
+        callbacks=callbacks,
+        logger=loggers or False,
+        plugins=plugins,
+        reload_dataloaders_every_n_epochs=1,
+    )
