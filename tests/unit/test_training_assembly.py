@@ -58,7 +58,7 @@ def test_full_disk_is_a_clear_error_and_the_previous_checkpoint_survives(tiny_di
     io = AtomicCheckpointIO()
     path = tiny_disk / "last.ckpt"
     io.save_checkpoint({"step": 1, "w": torch.ones(1000)}, path)
-    with pytest.raises(CheckpointWriteError, match="no space left on device.*previous checkpoint is intact"):
+    with pytest.raises(CheckpointWriteError, match=r"no space left on device.*previous checkpoint is intact"):
         io.save_checkpoint({"step": 2, "w": torch.ones(1_000_000)}, path)  # 4 MB > 2 MiB
     assert torch.load(path, weights_only=True)["step"] == 1
     assert not list(tiny_disk.glob(".*.tmp"))

@@ -54,7 +54,7 @@ def _wandb(spec: Mapping[str, Any], run_dir: Path, run_id: str, config: Mapping[
         return logger
     try:
         logger.experiment  # noqa: B018 - start the run now rather than at the first log call mid-training
-    except Exception as error:  # noqa: BLE001 - whatever W&B raises, training must go on
+    except Exception as error:  # whatever W&B raises, training must go on
         log.warning("W&B is unreachable (%s: %s); logging offline under %s (upload later with `wandb sync`)",
                     type(error).__name__, str(error).splitlines()[0] if str(error) else "", save_dir)
         wandb.teardown()  # the failed start keeps its run ID busy in the W&B service; start afresh
@@ -66,8 +66,8 @@ def build_loggers(logger_cfg: Mapping[str, Any] | None, run_dir: Path, run_id: s
                   config: Mapping[str, Any]) -> list[Logger]:
     """Loggers named in the `logger:` group (`wandb`, `csv`); an empty group means none."""
     loggers: list[Logger] = []
-    for name, spec in dict(logger_cfg or {}).items():
-        spec = dict(spec or {})
+    for name, raw_spec in dict(logger_cfg or {}).items():
+        spec = dict(raw_spec or {})
         if name == "wandb":
             loggers.append(_wandb(spec, run_dir, run_id, config))
         elif name == "csv":
