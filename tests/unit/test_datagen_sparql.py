@@ -142,7 +142,7 @@ def test_disk_cache_makes_a_rerun_issue_zero_requests(server, tmp_path):
     second = _client(server.url, tmp_path)
     assert [second.select(QUERY), second.select(QUERY + " LIMIT 1")] == answers
     assert server.count == 2 and second.counters.as_dict()["cache_hits"] == 2 and second.counters.requests == 0
-    entry = next(tmp_path.rglob("*.json"))
+    entry = second.cache_path(QUERY)
     entry.write_text("{ torn", encoding="utf-8")  # a damaged entry is fetched again, not trusted
     assert _client(server.url, tmp_path).select(QUERY) == answers[0] and server.count == 3
 
