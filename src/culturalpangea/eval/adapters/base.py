@@ -1,0 +1,89 @@
+"""The adapter interface and the row loop every adapter shares.
+
+An adapter turns one benchmark's local copy into `EvalItem`s (or `ItemError`s for rows that cannot
+be evaluated). `iterate_rows` runs a per-row builder over every table, keeps going past bad rows
+(a missing field, a bad answer key, an undecodable base64 image each become an `ItemError` naming
+the row's ID), applies the per-split `limit`, and refuses duplicate item IDs (they would collide in
+the resumable prediction file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from culturalpangea.eval.items import EvalItem, ItemError, ItemProblem
+from culturalpangea.eval.tables import Table, find_tables
+
+Row = dict[str, Any]
+ItemOrError = EvalItem | ItemError
+
+
+class Adapter(Protocol):
+    """One benchmark: its name, its scoring task family, and how to read its items."""
+
+    name: str
+    description: str
+
+    def items(self, root: Path, settings: Mapping[str, Any]) -> Iterator[ItemOrError]: ...
+
+
+@dataclass(frozen=True)
+class RowContext:
+    """Where a row comes from, for builders that need the split or a base folder for image paths."""
+
+    table: Table
+    index: int
+    item_id: str
+    settings: Mapping[str, Any]
+
+
+def field(row: Row, name: str) -> Any:
+    """`row[name]`, or an `ItemProblem` naming the missing (or null) field."""
+    if name not in row or row[name] is None:
+        raise ItemProblem(f"missing field {name!r}")
+    return row[name]
+
+
+def text_field(row: Row, name: str) -> str:
+    """A non-empty string field."""
+    value = field(row, name)
+    if not isinstance(value, str) or not value.strip():
+        raise ItemProblem(f"field {name!r} is empty or not text")
+    return value
+
+
+def iterate_rows(
+    benchmark: str,
+    root: Path,
+    settings: Mapping[str, Any],
+    id_of: Callable[[Row, Table, int], str],
+    build: Callable[[Row, RowContext], EvalItem],
+    language_of: Callable[[Row, Table], str | None] = lambda row, table: None,
+) -> Iterator[ItemOrError]:
+    """Build items from every row of every table under `root`; bad rows become `ItemError`s."""
+    limit = settings.get("limit")
+    seen: set[str] = set()
+    for table in find_tables(root):
+        for index, row in enumerate(table.read()):
+            if limit is not None and index >= int(limit):
+                break
+            try:
+                item_id = str(id_of(row, table, index))
+            except (ItemProblem, KeyError, TypeError, ValueError):
+                item_id = f"{table.split}#{index}"
+            try:
+                language = language_of(row, table)
+            except (ItemProblem, KeyError, TypeError, ValueError):
+                language = None
+            if item_id in seen:
+                yield ItemError(benchmark, f"{item_id}@{table.location}#{index}", "duplicate item ID", language)
+                continue
+            seen.add(item_id)
+            try:
+                yield build(row, RowContext(table, index, item_id, settings))
+            except (ItemProblem, KeyError, TypeError, ValueError) as error:
+                reason = f"missing field {error.args[0]!r}" if isinstance(error, KeyError) else str(error)
+                yield ItemError(benchmark, item_id, reason, language)

@@ -1,0 +1,57 @@
+"""XM100 (neulab/PangeaBench-xm100): 100 Crossmodal-3600 images per language, one-sentence captions.
+
+XM3600 copies on the Hub (`floschne/xm3600`, PangeaBench's XM100 subset) have one split per
+language code (`ar` … `zh`, including `he`, `fil`, `quz`, `mi`) and columns `image_id`,
+`image_locale`, `captions` (list of reference captions), `captions_tokenized`, `image`
+(`{"bytes", "path"}`); a single `caption` column (string or list) is accepted too. The prompt is
+PangeaBench's "Provide a one-sentence caption for the provided image in {Language}." and scoring is
+corpus BLEU-4, ROUGE-L and CIDEr-D per language on the shared CJK-aware tokens. `limit` (per split)
+cuts a full XM3600 copy down to its first N images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from culturalpangea.eval.adapters.base import ItemOrError, Row, RowContext, field, iterate_rows, text_field
+from culturalpangea.eval.adapters.common import string_list
+from culturalpangea.eval.images import image_source
+from culturalpangea.eval.items import EvalItem, ItemProblem
+from culturalpangea.eval.languages import code_for, english_name
+from culturalpangea.eval.prompts import xm_caption_prompt
+
+
+def _captions(row: Row) -> list[str]:
+    if row.get("captions") is not None:
+        captions = string_list(row["captions"], "captions", 1)
+    else:
+        value = field(row, "caption")
+        captions = [value] if isinstance(value, str) else string_list(value, "caption", 1)
+    captions = [c for c in captions if c.strip()]
+    if not captions:
+        raise ItemProblem("field 'captions' holds no non-empty caption")
+    return captions
+
+
+class Xm100Adapter:
+    name = "xm100"
+    description = "XM100 multilingual captioning (BLEU-4, ROUGE-L, CIDEr-D, per language)"
+
+    def items(self, root: Path, settings: Mapping[str, Any]) -> Iterator[ItemOrError]:
+        return iterate_rows(
+            self.name, root, settings,
+            id_of=lambda row, table, index: f"{table.split}:{text_field(row, 'image_id')}",
+            build=self._build,
+            language_of=lambda row, table: code_for(table.split),
+        )
+
+    def _build(self, row: Row, context: RowContext) -> EvalItem:
+        language = code_for(context.table.split)
+        return EvalItem(
+            benchmark=self.name, item_id=context.item_id, language=language,
+            prompt=xm_caption_prompt(english_name(language)),
+            images=(image_source(field(row, "image"), "image"),), task="caption",
+            target={"captions": _captions(row)}, max_new_tokens=context.settings.get("max_new_tokens"),
+        )

@@ -1,0 +1,198 @@
+"""Adapters read each benchmark's published format (written by the fixtures) into items and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from culturalpangea.eval.adapters import ADAPTERS, select
+from culturalpangea.eval.adapters.almbench import mcq_target, split_options
+from culturalpangea.eval.adapters.cvqa import parse_subset
+from culturalpangea.eval.fixtures import tiny_jpeg, write_marvl
+from culturalpangea.eval.items import EvalItem, ItemError, ItemProblem
+from culturalpangea.eval.languages import code_for, english_name
+from culturalpangea.eval.tables import TableError, find_tables
+from tests.helpers.benchmark_fixtures import write_benchmarks
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    return write_benchmarks(tmp_path_factory.mktemp("benchmarks"), bad=True)
+
+
+def _read(name, folder, **settings):
+    items = list(ADAPTERS[name].items(folder, settings))
+    good = {i.item_id: i for i in items if isinstance(i, EvalItem)}
+    errors = {e.item_id: e.reason for e in items if isinstance(e, ItemError)}
+    return good, errors
+
+
+def test_cvqa(folders):
+    good, errors = _read("cvqa", folders["cvqa"])
+    assert len(good) == 7  # six rows + one whose image is broken (caught when its batch decodes)
+    assert {i.language for i in good.values()} == {"ja", "sw", "es"}
+    assert good["cvqa_005"].country == "Spain" and good["cvqa_005"].target["answer"] == 3
+    assert good["cvqa_000"].prompt == (
+        "<image>\nQuestion: この祭りの名前は？ \n\n Options: A. 祇園祭\nB. ねぶた祭\nC. 阿波踊り\nD. 雪まつり \n\n "
+        "Answer with the option's letter from the given choices directly.")
+    assert "outside the 4 choices" in errors["cvqa_bad_label"]
+    assert errors["cvqa_missing_question"] == "missing field 'Question'"
+    translated, _ = _read("cvqa", folders["cvqa"], translated=True)
+    assert "Question 0?" in translated["cvqa_000"].prompt and "A. option 0" in translated["cvqa_000"].prompt
+
+
+def test_cvqa_subset_forms():
+    assert parse_subset("('Japanese', 'Japan')") == ("ja", "Japan")
+    assert parse_subset("Spanish-Argentina") == ("es", "Argentina")
+    with pytest.raises(ItemProblem):
+        parse_subset("('Japanese',")
+
+
+def test_marvl(folders, tmp_path):
+    good, errors = _read("marvl", folders["marvl"])
+    assert len(good) == 7 and {i.language for i in good.values()} == {"id", "zh"}
+    item = good["id:id-0"]
+    assert item.task == "yesno" and item.target["label"] is True and len(item.images) == 1
+    assert item.prompt.endswith("Options: (a) false (b) true. Answer with the option directly.")
+    assert errors == {"sw:sw-bad-label": "field 'label' is 'maybe', not true/false"}
+    # a copy without the prepared stacked image: the two images go in as two placeholders
+    import pyarrow.parquet as pq
+
+    write_marvl(tmp_path / "m")
+    table = pq.read_table(tmp_path / "m" / "data" / "id-00000-of-00001.parquet").drop(["horizontally_stacked_img"])
+    pq.write_table(table, tmp_path / "m" / "data" / "id-00000-of-00001.parquet")
+    pair, _ = _read("marvl", tmp_path / "m")
+    assert len(pair["id:id-1"].images) == 2 and pair["id:id-1"].prompt.startswith("<image>\n<image>\nDoes")
+
+
+def test_maxm(folders):
+    good, errors = _read("maxm", folders["maxm"])
+    assert len(good) == 8 and {i.language for i in good.values()} == {"fr", "zh", "iw"}
+    hebrew = next(i for i in good.values() if i.language == "iw")
+    assert hebrew.prompt.endswith("Answer the question using a single word or phrase in Hebrew.")
+    assert hebrew.prompt.startswith("<image>\nGiven the image and the question, provide a concise answer. ")
+    assert [reason for reason in errors.values()] == ["missing field 'answers'"]
+
+
+def test_m3exam_parquet(folders):
+    good, errors = _read("m3exam", folders["m3exam"])
+    assert sorted(good) == ["chinese#0", "chinese#1", "thai#0", "thai#1"]
+    assert [good[k].target["answer"] for k in sorted(good)] == [0, 1, 2, 3]  # "1", "B", "3", "(4)"
+    item = good["chinese#0"]
+    assert item.language == "zh" and item.target["options"] == ["北京", "上海", "西安", "南京"]
+    assert item.prompt.startswith("以下是关于社会科学的单项选择题。")
+    assert "<image> 图中的建筑位于哪个城市？\n(A) 北京\n(B) 上海" in item.prompt and item.prompt.endswith("答案：")
+    assert good["thai#1"].prompt.count("<image>") == 1 and "ข้อใดถูกต้องตามภาพ <image>" in good["thai#1"].prompt
+    assert "outside the 4 choices" in errors["chinese#2"] and "not valid base64" in errors["chinese#3"]
+
+
+def test_m3exam_original_json_release(tmp_path):
+    (tmp_path / "images-english").mkdir()
+    (tmp_path / "images-english" / "image-1.jpg").write_bytes(tiny_jpeg(1))
+    rows = [{"question_text": "(image)[image-1.jpg] What is shown?", "background_description": [],
+             "answer_text": "2", "options": ["(1) a cat", "(2) a dog"], "need_image": "yes", "language": "english",
+             "level": "low", "subject": "science", "subject_category": "natural-science", "year": "2010"},
+            {"question_text": "(image)[missing.jpg] And here?", "answer_text": "1", "options": ["(1) x", "(2) y"],
+             "language": "english"}]
+    (tmp_path / "english-questions-image.json").write_text(json.dumps(rows), encoding="utf-8")
+    good, errors = _read("m3exam", tmp_path)
+    item = good["english-questions-image#0"]
+    assert item.images == (tmp_path / "images-english" / "image-1.jpg",) and item.target["answer"] == 1
+    assert "multiple choice question about Natural Science" in item.prompt and item.prompt.endswith("Answer:")
+    assert "missing.jpg" in errors["english-questions-image#1"]
+
+
+def test_xm100(folders):
+    good, errors = _read("xm100", folders["xm100"])
+    assert len(good) == 10 and not errors
+    item = good["ja:img0000"]
+    assert item.task == "caption" and len(item.target["captions"]) == 2
+    assert item.prompt == "<image>\nProvide a one-sentence caption for the provided image in Japanese."
+    limited, _ = _read("xm100", folders["xm100"], limit=1)
+    assert len(limited) == 3  # first row of each language
+
+
+def test_almbench(folders):
+    good, errors = _read("almbench", folders["almbench"])
+    assert len(good) == 8
+    kinds = {i.item_id: (i.subset, i.task) for i in good.values()}
+    assert kinds["000_1_01_001"] == ("mcq", "mcq") and kinds["001_1_01_001"] == ("yesno", "yesno")
+    assert kinds["002_1_01_001"] == ("short", "vqa") and kinds["005_1_01_001"] == ("long", "long")
+    urdu = good["003_1_01_001"]
+    assert urdu.target == {"answer": 0, "options": ["شلوار قمیض", "ساڑھی", "کیمونو"]}
+    assert good["004_1_01_001"].target == {"label": False} and good["001_1_01_001"].target == {"label": True}
+    limited, _ = _read("almbench", folders["almbench"], max_new_tokens_by_type={"long": 256}, max_new_tokens=64)
+    assert limited["005_1_01_001"].max_new_tokens == 256 and limited["000_1_01_001"].max_new_tokens == 64
+    assert "not one of the choices" in errors["bad_mcq"] and "neither true nor false" in errors["bad_tf"]
+    assert good["002_1_01_001"].prompt.endswith("Please provide brief, clear responses in Japanese language.")
+
+
+def test_almbench_option_lists():
+    assert split_options("A. x, B. y z, C. w") == ["x", "y z", "w"]
+    assert split_options("Kimono, Sari、Hanbok") == ["Kimono", "Sari", "Hanbok"]
+    assert mcq_target("着物（着物、サリー、韓服）")[:2] == (["着物", "サリー", "韓服"], 0)
+    with pytest.raises(ItemProblem, match="no bracketed list"):
+        mcq_target("Kimono")
+
+
+def test_merlin(folders):
+    good, errors = _read("merlin", folders["merlin"])
+    assert len(good) == 5 and {i.language for i in good.values()} == {"hi", "ja"}
+    item = good["ja#1:Q39231"]
+    assert item.target == {"title": "Mount Fuji", "qid": "Q39231"} and item.task == "entity"
+    assert "Mention: 富士山" in item.prompt and "English Wikipedia title" in item.prompt
+    assert errors == {"hi#2:Q999": "missing field 'English Wikipedia Title'"}
+
+
+def test_culturalground(folders):
+    good, errors = _read("culturalground", folders["culturalground"])
+    assert len(good) == 8 and not errors
+    mcq = good["HO-0002-hi-mcq"]
+    assert mcq.target == {"answer": 0, "options": ["आगरा", "दिल्ली", "जयपुर", "मुंबई"]} and mcq.country == "India"
+    assert mcq.prompt.startswith("<image>\nयह स्मारक") and "A. आगरा" in mcq.prompt
+    assert good["HO-0004-en-open"].target == {"answers": ["London"]} and good["HO-0004-en-open"].task == "vqa"
+
+
+def test_culturalground_damaged_shard_is_counted(tmp_path, folders):
+    import shutil
+
+    copy = tmp_path / "heldout"
+    shutil.copytree(folders["culturalground"], copy)
+    shard = sorted(copy.glob("*.tar"))[0]
+    shard.write_bytes(shard.read_bytes()[:3000])  # cut inside the first shard
+    good, errors = _read("culturalground", copy)
+    assert len(good) < 8 and any(key.startswith("shards:tar") for key in errors)
+
+
+def test_tables_and_languages(tmp_path):
+    with pytest.raises(TableError, match="does not exist"):
+        find_tables(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TableError, match="no save_to_disk"):
+        find_tables(tmp_path / "empty")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "test-00000-of-00001.parquet").write_bytes(b"PAR1 not really")
+    table = find_tables(tmp_path / "bad")[0]
+    assert table.split == "test"
+    with pytest.raises(TableError, match="not a readable Parquet"):
+        list(table.read())
+    assert code_for("Japanese") == "ja" and code_for("he") == "iw" and code_for("ben") == "bn"
+    assert code_for("Chinese (Traditional)") == "zh" and code_for("Klingon") == "klingon"
+    assert english_name("iw") == "Hebrew" and english_name("zh") == "Chinese"
+
+
+def test_select_benchmarks():
+    assert select("all") == list(ADAPTERS)
+    assert select("cvqa, maxm") == ["cvqa", "maxm"] and select(["xm100"]) == ["xm100"]
+    with pytest.raises(ValueError, match="unknown benchmark"):
+        select("cvqa,nope")
+
+
+def test_every_adapter_has_a_fixture_and_a_documented_format(folders):
+    assert set(folders) == set(ADAPTERS)
+    for adapter in ADAPTERS.values():
+        module = __import__(type(adapter).__module__, fromlist=["x"])
+        assert module.__doc__ and len(module.__doc__) > 200, adapter.name
+        assert Path(folders[adapter.name]).is_dir()
