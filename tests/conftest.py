@@ -84,3 +84,27 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         pytest.skip(reason)
     with SlurmCluster(tmp_path_factory.mktemp("slurm")) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def tiny_llava_next(tiny_stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random tiny HF LlavaNext folder (tiny ViT + tiny Qwen2, anyres) with tokenizer and processor."""
+    from culturalpangea.models.tiny import build_tiny_llava_next
+
+    return build_tiny_llava_next(tmp_path_factory.mktemp("tiny_llava_next") / "hf", tiny_stack.tokenizer_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_cfg(tiny_stack) -> dict:
+    """The `model=tiny` config group as build_vlm receives it, pointing at the session's tiny stack."""
+    from culturalpangea.models.tiny import TINY_GRID_PINPOINTS
+
+    return {
+        "vision": {"open_clip_name": tiny_stack.clip_model_name, "weights": str(tiny_stack.clip_weights),
+                   "image_size": 56, "feature_layer": -2, "select": "patch", "frozen": True},
+        "connector": {"type": "mlp2x_gelu"},
+        "llm": {"path": str(tiny_stack.llm_dir), "attn_implementation": "sdpa", "gradient_checkpointing": False},
+        "anyres": {"enabled": True, "grid_pinpoints": [list(p) for p in TINY_GRID_PINPOINTS],
+                   "patch_merge": "spatial_unpad", "image_newline": True},
+        "init_from_hf": None,
+    }

@@ -8,7 +8,10 @@ used when real checkpoint paths are configured.
 - tokenizer: byte-level BPE trained on the spot on a multilingual seed text (all of Pangea's
   scripts), with the ChatML specials, `<image>` and a Qwen-style chat template;
 - LLM: a 2-layer Qwen2 (hidden 64, grouped-query attention) saved as safetensors;
-- vision: a 3-layer open_clip ViT (patch 14, 56 px, QuickGELU) registered as a local model config.
+- vision: a 3-layer open_clip ViT (patch 14, 56 px, QuickGELU) registered as a local model config;
+- HF LlavaNext: the same shapes as an HF `LlavaNextForConditionalGeneration` folder (what Pangea-7B-hf
+  is), with weights redrawn at unit scale so that parity tests compare logits of order one rather
+  than the near-zero logits of HF's 0.02-std initialisation.
 """
 
 from __future__ import annotations
@@ -82,11 +85,10 @@ def train_tiny_tokenizer(out_dir: Path, vocab_size: int = 1024, extra_text: list
     return out_dir
 
 
-def build_tiny_qwen2(out_dir: Path, tokenizer_dir: Path, shape: TinyQwen2Shape | None = None, seed: int = 0) -> Path:
-    """Save a random-weight Qwen2 causal LM sized to the tokenizer's vocabulary to `out_dir`."""
+def tiny_qwen2_config(tokenizer, shape: TinyQwen2Shape | None = None) -> Qwen2Config:  # noqa: ANN001
+    """The stand-in LLM's config, sized to `tokenizer`'s vocabulary."""
     shape = shape or TinyQwen2Shape()
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    config = Qwen2Config(
+    return Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=shape.hidden_size,
         intermediate_size=shape.intermediate_size,
@@ -99,6 +101,12 @@ def build_tiny_qwen2(out_dir: Path, tokenizer_dir: Path, shape: TinyQwen2Shape |
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,
     )
+
+
+def build_tiny_qwen2(out_dir: Path, tokenizer_dir: Path, shape: TinyQwen2Shape | None = None, seed: int = 0) -> Path:
+    """Save a random-weight Qwen2 causal LM sized to the tokenizer's vocabulary to `out_dir`."""
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    config = tiny_qwen2_config(tokenizer, shape)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)
     out_dir = Path(out_dir)
@@ -127,6 +135,51 @@ def build_tiny_open_clip_weights(out_file: Path, seed: int = 0) -> Path:
     out_file.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out_file))
     return out_file
+
+
+TINY_GRID_PINPOINTS = ((56, 112), (112, 56), (112, 112), (168, 56), (56, 168))
+
+
+def spread_weights(model: torch.nn.Module, seed: int = 0) -> None:
+    """Redraw every weight at unit scale: norms ~1 ± 0.1, biases ~N(0, 0.1), matrices ~N(0, 1/fan_in)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in sorted(model.named_parameters()):
+            noise = torch.randn(parameter.shape, generator=generator)
+            if "norm" in name and name.endswith("weight"):
+                parameter.copy_(1.0 + 0.1 * noise)
+            elif parameter.ndim < 2:
+                parameter.copy_(0.1 * noise)
+            else:
+                fan_in = parameter[0].numel() if parameter.ndim > 1 else 1
+                parameter.copy_(noise / fan_in**0.5)
+
+
+def build_tiny_llava_next(out_dir: Path, tokenizer_dir: Path, seed: int = 0) -> Path:
+    """Save a random tiny HF LlavaNext folder (tiny ViT + tiny Qwen2, anyres) with tokenizer and processor."""
+    from transformers import LlavaNextForConditionalGeneration
+
+    from culturalpangea.models.checkpoint import save_llava_next_processor
+    from culturalpangea.models.hf_convert import llava_next_config_from_vlm
+    from culturalpangea.models.vision import VisionTowerConfig
+    from culturalpangea.models.vlm import AnyresConfig, VLMConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    vlm_config = VLMConfig(
+        vision=VisionTowerConfig.from_open_clip(register_tiny_open_clip()),
+        connector_type="mlp2x_gelu",
+        anyres=AnyresConfig(enabled=True, grid_pinpoints=TINY_GRID_PINPOINTS),
+    )
+    config = llava_next_config_from_vlm(
+        vlm_config, tiny_qwen2_config(tokenizer), tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    )
+    torch.manual_seed(seed)
+    model = LlavaNextForConditionalGeneration(config)
+    spread_weights(model, seed)
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    save_llava_next_processor(vlm_config, tokenizer, out_dir)
+    return out_dir
 
 
 @dataclass(frozen=True)
