@@ -1,0 +1,126 @@
+"""Evaluate one checkpoint on a set of benchmarks and write the report files.
+
+For each benchmark: find its folder (`benchmarks.<name>.path`, relative to `data_dir`), open its
+prediction store in the run folder (resuming finished items unless `resume=false`), run the
+batching loop, and score everything the store holds. Then write, atomically:
+
+    <out_dir>/predictions/<benchmark>.jsonl  one record per item (prediction or error), chunk-committed
+    <out_dir>/report.json, report.md         per language / country, averages, zero-shot marks, errors
+    <out_dir>/comparison.json, .md           when `compare_to` names another report
+
+A benchmark whose folder is absent is skipped with a line saying so when running `all`
+(`missing: skip`), and is an error when it was asked for by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from culturalpangea.eval.adapters import ADAPTERS
+from culturalpangea.eval.compare import compare_reports
+from culturalpangea.eval.markdown import comparison_markdown, report_markdown
+from culturalpangea.eval.report import benchmark_section, build_report, load_report, training_languages
+from culturalpangea.eval.resume import PredictionStore, discard
+from culturalpangea.eval.runner import BenchmarkRun, Generator
+from data_gen.atomic import atomic_write_json, atomic_write_text
+
+PROMPT_VERSION = 1  # bump when a prompt or target changes: old predictions then refuse to resume
+NOT_IN_FINGERPRINT = ("limit",)
+
+
+@dataclass
+class EvalSettings:
+    """Everything one evaluation run needs besides the generator."""
+
+    benchmarks: list[str]
+    data_dir: Path
+    out_dir: Path
+    checkpoint: str
+    batch_size: int = 16
+    max_new_tokens: int = 32
+    per_benchmark: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    training_manifest: Sequence[str] | str | None = None
+    compare_to: str | None = None
+    resume: bool = True
+    missing: str = "skip"
+    generation: Mapping[str, Any] = field(default_factory=dict)
+    explicit: bool = False  # benchmarks were named (not `all`): a missing folder is an error
+
+
+def benchmark_folder(settings: EvalSettings, name: str) -> Path:
+    """The benchmark's folder: `benchmarks.<name>.path` (absolute, or under `data_dir`), else `<data_dir>/<name>`."""
+    configured = settings.per_benchmark.get(name, {}).get("path") or name
+    path = Path(str(configured))
+    return path if path.is_absolute() else Path(settings.data_dir) / path
+
+
+def fingerprint(settings: EvalSettings, name: str) -> dict[str, Any]:
+    """What must stay the same for stored predictions to be reused."""
+    options = {k: v for k, v in dict(settings.per_benchmark.get(name, {})).items() if k not in NOT_IN_FINGERPRINT}
+    return {"benchmark": name, "checkpoint": str(settings.checkpoint), "prompt_version": PROMPT_VERSION,
+            "options": options, "generation": dict(settings.generation),
+            "max_new_tokens": settings.max_new_tokens}
+
+
+def _manifests(value: Sequence[str] | str | None) -> list[str]:
+    if value in (None, ""):
+        return []
+    return [str(value)] if isinstance(value, str | Path) else [str(v) for v in value]
+
+
+def run_one(settings: EvalSettings, name: str, generator: Generator, seen: set[str] | None) -> dict[str, Any] | None:
+    """Run and score one benchmark; None when its folder is absent and `missing=skip`."""
+    folder = benchmark_folder(settings, name)
+    if not folder.exists():
+        if settings.explicit or settings.missing == "error":
+            raise FileNotFoundError(f"benchmark {name!r}: folder {folder} not found (set benchmarks.{name}.path)")
+        print(f"[eval] {name}: skipped, no data at {folder}")
+        return None
+    store_path = Path(settings.out_dir) / "predictions" / f"{name}.jsonl"
+    if not settings.resume:
+        discard(store_path)
+    store = PredictionStore(store_path, fingerprint(settings, name))
+    options = settings.per_benchmark.get(name, {})
+    run = BenchmarkRun(store, generator, settings.batch_size, int(options.get("max_new_tokens")
+                                                                   or settings.max_new_tokens))
+    stats = run.run(name, ADAPTERS[name].items(folder, options))
+    print(f"[eval] {name}: {stats.generated} generated, {stats.resumed} resumed, {stats.errors} errors "
+          f"in {stats.seconds:.1f}s")
+    return benchmark_section(name, store.records, seen, run=stats.as_dict())
+
+
+def evaluate(settings: EvalSettings, generator: Generator) -> dict[str, Any]:
+    """Run every selected benchmark, write report.json / report.md (and the comparison); return the report."""
+    out_dir = Path(settings.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifests = _manifests(settings.training_manifest)
+    seen = training_languages(manifests) if manifests else None
+    other = load_report(settings.compare_to) if settings.compare_to else None  # fail early on a bad path
+    sections = {}
+    for name in settings.benchmarks:
+        section = run_one(settings, name, generator, seen)
+        if section is not None:
+            sections[name] = section
+    report = build_report(sections, str(settings.checkpoint), manifests, seen)
+    atomic_write_json(out_dir / "report.json", report)
+    atomic_write_text(out_dir / "report.md", report_markdown(report))
+    if other is not None:
+        comparison = compare_reports(report, other)
+        atomic_write_json(out_dir / "comparison.json", comparison)
+        atomic_write_text(out_dir / "comparison.md", comparison_markdown(comparison))
+    return report
+
+
+def summary_lines(report: Mapping[str, Any]) -> str:
+    """A short plain-text summary for the console."""
+    lines = []
+    for name, summary in report["summary"].items():
+        value = summary["macro"]
+        shown = f"{value:.1f}" if isinstance(value, float) else "–"
+        lines.append(f"{name:15s} {summary['metric']:12s} {shown:>6s}  items={summary['items']} "
+                     f"errors={summary['errors']} unparseable={summary['unparseable']}")
+    return "\n".join(lines)
+

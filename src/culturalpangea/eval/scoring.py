@@ -1,0 +1,108 @@
+"""Score prediction records and aggregate them per language, country, subset and overall.
+
+Per item (`score_item`): multiple choice and true/false give `correct` and `parsed` (an unparseable
+answer is wrong *and* counted); short answers give `exact` and `relaxed`; entities give `correct`;
+long answers give `rouge_l`. Captions are scored per group, because BLEU and CIDEr are corpus
+metrics (CIDEr's idf comes from the group's references).
+
+Per group (`aggregate`): `items` scored, `errors` (bad input: excluded from the denominators, listed
+by ID in the report), `unparseable`, and the metrics in percent (CIDEr on the usual ×100 scale):
+`accuracy`, `exact_match`, `relaxed_accuracy`, `rouge_l`, `bleu`, `cider`; `score` is the
+benchmark's primary metric, and a mixed benchmark (ALM-Bench, CulturalGround) gets the mean of its
+items' primary values (correct / exact match / ROUGE-L).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from culturalpangea.eval.metrics.bleu import corpus_bleu
+from culturalpangea.eval.metrics.cider import corpus_cider
+from culturalpangea.eval.metrics.entity import entity_match
+from culturalpangea.eval.metrics.exact import exact_match, relaxed_match
+from culturalpangea.eval.metrics.mcq import score_choice
+from culturalpangea.eval.metrics.rouge import corpus_rouge_l, rouge_l
+from culturalpangea.eval.metrics.yesno import score_yes_no
+
+Record = Mapping[str, Any]
+
+# The metric each benchmark is summarized by.
+PRIMARY: dict[str, str] = {
+    "cvqa": "accuracy", "marvl": "accuracy", "maxm": "exact_match", "m3exam": "accuracy", "xm100": "cider",
+    "almbench": "score", "merlin": "accuracy", "culturalground": "score",
+}
+METRIC_ORDER = ("score", "accuracy", "exact_match", "relaxed_accuracy", "rouge_l", "bleu", "cider")
+
+
+def score_item(record: Record) -> dict[str, Any]:
+    """Per-item outcome of a prediction record without an error."""
+    task, target, prediction = record["task"], record["target"], str(record.get("prediction") or "")
+    if task == "mcq":
+        correct, parsed = score_choice(prediction, target["options"], int(target["answer"]))
+        return {"correct": correct, "parsed": parsed, "value": float(correct)}
+    if task == "yesno":
+        correct, parsed = score_yes_no(prediction, bool(target["label"]), target.get("options"))
+        return {"correct": correct, "parsed": parsed, "value": float(correct)}
+    if task == "vqa":
+        exact = exact_match(prediction, target["answers"])
+        return {"exact": exact, "relaxed": relaxed_match(prediction, target["answers"]), "value": float(exact)}
+    if task == "entity":
+        correct = entity_match(prediction, target["title"], target.get("qid"))
+        return {"correct": correct, "value": float(correct)}
+    if task == "long":
+        value = rouge_l(prediction, target["references"])
+        return {"rouge_l": value, "value": value}
+    if task == "caption":
+        return {"value": None}
+    raise ValueError(f"record {record.get('id')!r}: unknown task {task!r}")
+
+
+def _mean(values: list[float]) -> float | None:
+    return 100.0 * sum(values) / len(values) if values else None
+
+
+def _caption_metrics(records: list[Record]) -> dict[str, float]:
+    hypotheses = [str(r.get("prediction") or "") for r in records]
+    references = [r["target"]["captions"] for r in records]
+    return {
+        "bleu": corpus_bleu(hypotheses, references),
+        "rouge_l": 100.0 * corpus_rouge_l(hypotheses, references),
+        "cider": 100.0 * corpus_cider(hypotheses, references),
+    }
+
+
+def aggregate(records: Iterable[Record], primary: str = "score") -> dict[str, Any]:
+    """Counts and metrics of one group of records (errors counted, not scored)."""
+    rows = list(records)
+    good = [r for r in rows if r.get("error") is None]
+    outcomes = [score_item(r) for r in good]
+    result: dict[str, Any] = {"items": len(good), "errors": len(rows) - len(good)}
+    result["unparseable"] = sum(1 for o in outcomes if o.get("parsed") is False)
+    choice = [o["correct"] for o in outcomes if "correct" in o]
+    vqa = [o for o in outcomes if "exact" in o]
+    long_values = [o["rouge_l"] for o in outcomes if "rouge_l" in o]
+    metrics: dict[str, float | None] = {
+        "accuracy": _mean([float(c) for c in choice]),
+        "exact_match": _mean([float(o["exact"]) for o in vqa]),
+        "relaxed_accuracy": _mean([float(o["relaxed"]) for o in vqa]),
+        "rouge_l": _mean(long_values),
+    }
+    captions = [r for r in good if r["task"] == "caption"]
+    if captions:
+        metrics.update(_caption_metrics(captions))
+    values = [o["value"] for o in outcomes if o["value"] is not None]
+    metrics["score"] = metrics.get(primary) if primary != "score" else _mean(values)
+    result.update({name: metrics[name] for name in METRIC_ORDER if metrics.get(name) is not None})
+    return result
+
+
+def group_by(records: Iterable[Record], key: Callable[[Record], str | None]) -> dict[str, list[Record]]:
+    """Records grouped by `key` (records whose key is None are left out), in sorted key order."""
+    groups: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        value = key(record)
+        if value is not None:
+            groups[str(value)].append(record)
+    return dict(sorted(groups.items()))

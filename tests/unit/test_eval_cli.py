@@ -1,0 +1,78 @@
+"""The Hydra entry point: the real config composed and run (generator injected), and its error exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+
+from culturalpangea.config import config_dir, register_resolvers
+from culturalpangea.eval.__main__ import run
+from tests.helpers.benchmark_fixtures import ScriptedGenerator, write_benchmarks, write_training_shards
+
+
+def _compose(overrides):
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    out = next(o.split("=", 1)[1] for o in overrides if o.startswith("out_dir="))
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose(config_name="eval", overrides=[*overrides, f"paths.output_dir={out}"])
+
+
+def test_run_all_benchmarks_from_the_composed_config(tmp_path, capsys):
+    data = tmp_path / "data"
+    write_benchmarks(data, bad=True)
+    train = write_training_shards(tmp_path / "train")
+    out = tmp_path / "run"
+    cfg = _compose([f"checkpoint={tmp_path}/ckpt", f"data_dir={data}", f"out_dir={out}", "logger=none",
+                    f"training_manifest={train}", "batch_size=3", f"paths.root_dir={tmp_path}"])
+    generator = ScriptedGenerator()
+    assert run(cfg, generator=generator) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["benchmarks"]) == {"cvqa", "marvl", "maxm", "m3exam", "xm100", "almbench", "merlin",
+                                         "culturalground"}
+    assert report["training_languages"] == ["en", "fr", "hi", "iw", "ja"]
+    assert report["benchmarks"]["cvqa"]["by_language"]["sw"]["zero_shot"] is True
+    assert {name: s["errors"] for name, s in report["summary"].items()} == {
+        "cvqa": 3, "marvl": 2, "maxm": 1, "m3exam": 2, "xm100": 1, "almbench": 2, "merlin": 1, "culturalground": 1}
+    assert (out / "report.md").read_text().startswith("## Evaluation")
+    assert sorted(p.name for p in (out / "predictions").glob("*.jsonl")) == sorted(
+        f"{name}.jsonl" for name in report["benchmarks"])
+    assert "cvqa" in capsys.readouterr().out
+    # compare_to: a second run (other checkpoint, own folder) against the first report
+    cfg2 = _compose([f"checkpoint={tmp_path}/other", f"data_dir={data}", f"out_dir={tmp_path}/run2", "logger=none",
+                     "benchmark=[cvqa,maxm]", f"compare_to={out}/report.json", f"paths.root_dir={tmp_path}"])
+    assert run(cfg2, generator=ScriptedGenerator()) == 0
+    comparison = json.loads((tmp_path / "run2" / "comparison.json").read_text())
+    assert set(comparison["benchmarks"]) == {"cvqa", "maxm"}
+    assert comparison["benchmarks"]["cvqa"]["macro"]["delta"] == 0.0  # same scripted answers
+
+
+def test_missing_benchmark_folders(tmp_path, capsys):
+    data = tmp_path / "data"
+    write_benchmarks(data, benchmarks=["maxm"])
+    common = [f"checkpoint={tmp_path}/ckpt", f"data_dir={data}", "logger=none", f"paths.root_dir={tmp_path}"]
+    assert run(_compose([*common, f"out_dir={tmp_path}/a"]), generator=ScriptedGenerator()) == 0
+    assert "cvqa: skipped, no data" in capsys.readouterr().out
+    assert list(json.loads((tmp_path / "a" / "report.json").read_text())["benchmarks"]) == ["maxm"]
+    assert run(_compose([*common, f"out_dir={tmp_path}/b", "benchmark=cvqa"]), generator=ScriptedGenerator()) == 2
+    assert "benchmark 'cvqa': folder" in capsys.readouterr().err
+
+
+def _cli(args, tmp_path):
+    env = {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "culturalpangea.eval", *args, f"hydra.run.dir={tmp_path}/h"],
+                          capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[2],
+                          timeout=120, check=False)
+
+
+def test_cli_errors_are_one_line_and_exit_2(tmp_path):
+    missing = _cli(["logger=none"], tmp_path)
+    assert missing.returncode == 2 and missing.stderr.strip().splitlines()[-1].startswith("error: checkpoint=<path>")
+    unknown = _cli([f"checkpoint={tmp_path}", "benchmark=[cvqa,nope]", "logger=none"], tmp_path)
+    assert unknown.returncode == 2 and "unknown benchmark(s) ['nope']" in unknown.stderr
