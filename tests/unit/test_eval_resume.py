@@ -98,6 +98,10 @@ def test_batches_are_grouped_by_generation_length(folders, tmp_path):
     settings = {"max_new_tokens": 64, "max_new_tokens_by_type": {"mcq": 32, "yesno": 16, "short": 64, "long": 256}}
     BenchmarkRun(store, Recorder(), 8, 32).run("almbench", ADAPTERS["almbench"].items(folders["almbench"], settings))
     assert dict(seen) == {32: 3, 16: 2, 64: 1, 256: 2}
+    seen.clear()
+    capped = BenchmarkRun(PredictionStore(tmp_path / "capped.jsonl", {}), Recorder(), 8, 32, cap=20)
+    capped.run("almbench", ADAPTERS["almbench"].items(folders["almbench"], settings))
+    assert dict(seen) == {20: 6, 16: 2}
 
 
 def test_evaluate_resumes_and_refuses_changed_settings(folders, tmp_path):

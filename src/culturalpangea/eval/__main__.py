@@ -43,6 +43,7 @@ def settings_from_config(cfg: DictConfig) -> EvalSettings:
         training_manifest=OmegaConf.to_container(manifest) if OmegaConf.is_list(manifest) else manifest,
         compare_to=cfg.get("compare_to"), resume=bool(cfg.resume), missing=str(cfg.missing),
         generation=OmegaConf.to_container(cfg.generation, resolve=True), explicit=explicit,
+        max_new_tokens_cap=cfg.get("max_new_tokens_cap"),
     )
 
 

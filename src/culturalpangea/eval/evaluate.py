@@ -47,6 +47,7 @@ class EvalSettings:
     resume: bool = True
     missing: str = "skip"
     generation: Mapping[str, Any] = field(default_factory=dict)
+    max_new_tokens_cap: int | None = None  # upper bound on every generation length (smoke runs)
     explicit: bool = False  # benchmarks were named (not `all`): a missing folder is an error
 
 
@@ -62,7 +63,7 @@ def fingerprint(settings: EvalSettings, name: str) -> dict[str, Any]:
     options = {k: v for k, v in dict(settings.per_benchmark.get(name, {})).items() if k not in NOT_IN_FINGERPRINT}
     return {"benchmark": name, "checkpoint": str(settings.checkpoint), "prompt_version": PROMPT_VERSION,
             "options": options, "generation": dict(settings.generation),
-            "max_new_tokens": settings.max_new_tokens}
+            "max_new_tokens": settings.max_new_tokens, "max_new_tokens_cap": settings.max_new_tokens_cap}
 
 
 def _manifests(value: Sequence[str] | str | None) -> list[str]:
@@ -84,8 +85,8 @@ def run_one(settings: EvalSettings, name: str, generator: Generator, seen: set[s
         discard(store_path)
     store = PredictionStore(store_path, fingerprint(settings, name))
     options = settings.per_benchmark.get(name, {})
-    run = BenchmarkRun(store, generator, settings.batch_size, int(options.get("max_new_tokens")
-                                                                   or settings.max_new_tokens))
+    default_tokens = int(options.get("max_new_tokens") or settings.max_new_tokens)
+    run = BenchmarkRun(store, generator, settings.batch_size, default_tokens, cap=settings.max_new_tokens_cap)
     stats = run.run(name, ADAPTERS[name].items(folder, options))
     print(f"[eval] {name}: {stats.generated} generated, {stats.resumed} resumed, {stats.errors} errors "
           f"in {stats.seconds:.1f}s")

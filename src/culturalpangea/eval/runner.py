@@ -74,11 +74,12 @@ def _error(item: EvalItem, reason: str) -> dict[str, Any]:
 class BenchmarkRun:
     """The batching loop for one benchmark; `run` consumes the adapter's items."""
 
-    def __init__(self, store: PredictionStore, generator: Generator, batch_size: int, max_new_tokens: int) -> None:
+    def __init__(self, store: PredictionStore, generator: Generator, batch_size: int, max_new_tokens: int,
+                 cap: int | None = None) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.store, self.generator = store, generator
-        self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
+        self.batch_size, self.max_new_tokens, self.cap = batch_size, max_new_tokens, cap
         self._pending: dict[int, list[EvalItem]] = {}
         self._errors: list[dict[str, Any]] = []
 
@@ -97,6 +98,7 @@ class BenchmarkRun:
                 self._errors.append(base_record(item))
                 continue
             limit = int(item.max_new_tokens or self.max_new_tokens)
+            limit = min(limit, int(self.cap)) if self.cap else limit
             group = self._pending.setdefault(limit, [])
             group.append(item)
             if len(group) >= self.batch_size:
