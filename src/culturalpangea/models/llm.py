@@ -93,10 +93,11 @@ def llm_from_tensors(
 
 
 def set_gradient_checkpointing(llm: PreTrainedModel, enabled: bool) -> None:
+    """Activation (gradient) checkpointing of every decoder layer, non-reentrant; or off."""
     if enabled:
-        llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    elif llm.is_gradient_checkpointing:
-        llm.gradient_checkpointing_disable()
+        llm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    elif llm.is_activation_checkpointing:
+        llm.activation_checkpointing_disable()
 
 
 def load_tokenizer(path: str | Path):  # noqa: ANN201 - an HF fast tokenizer
