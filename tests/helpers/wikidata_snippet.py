@@ -96,10 +96,44 @@ TURTLE = (PREFIXES + BODY).encode("utf-8")
 
 def snippet_store():
     """The snippet in an in-process pyoxigraph store."""
+    return store_from_turtle(TURTLE)
+
+
+def synthetic_country_turtle(
+    country_qid: str, count: int, languages: tuple[str, ...], first_qid: int = 5_000_000
+) -> bytes:
+    """`count` Wikidata-shaped items of one country, labelled in every given (Wikidata) language.
+
+    Each item has a class (one of 8), an image, a material (one of 60 value items, also labelled in
+    every language), an inception date and a sitelink count; deterministic, for scale tests and the
+    SPARQL benchmark.
+    """
+    lines = [PREFIXES]
+    for index in range(60):
+        labels = ", ".join(f'"material {index} {lang}"@{lang}' for lang in languages)
+        lines.append(f"wd:Q{first_qid - 100 + index} rdfs:label {labels} .")
+    for index in range(count):
+        qid = first_qid + index
+        labels = ", ".join(f'"item {index} {lang}"@{lang}' for lang in languages)
+        descriptions = ", ".join(f'"thing number {index} ({lang})"@{lang}' for lang in languages)
+        lines.append(
+            f"wd:Q{qid} rdfs:label {labels} ; schema:description {descriptions} ;\n"
+            f'  skos:altLabel "alias {index}"@{languages[0]} ;\n'
+            f'  wikibase:sitelinks "{(index * 7919) % 997}"^^xsd:integer ;\n'
+            f"  wdt:P31 wd:Q{first_qid - 200 + index % 8} ; wdt:P17 wd:{country_qid} ;\n"
+            f"  wdt:P186 wd:Q{first_qid - 100 + index % 60} ;\n"
+            f'  wdt:P571 "{1500 + index % 500}-01-01T00:00:00Z"^^xsd:dateTime ;\n'
+            f"  wdt:P18 fp:Synthetic%20item%20{index}.jpg ."
+        )
+    return "\n".join(lines).encode("utf-8")
+
+
+def store_from_turtle(data: bytes):
+    """An in-process pyoxigraph store holding `data` (Turtle)."""
     import io
 
     from pyoxigraph import RdfFormat, Store
 
     store = Store()
-    store.load(io.BytesIO(TURTLE), format=RdfFormat.TURTLE)
+    store.load(io.BytesIO(data), format=RdfFormat.TURTLE)
     return store

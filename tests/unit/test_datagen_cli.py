@@ -1,0 +1,65 @@
+"""`python -m data_gen` on bad input: one `error:` line on stderr, exit code 2, nothing half-written."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.datagen_cli import AGENT, run_cli
+from tests.helpers.ports import free_loopback_port
+
+
+def _files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def _assert_clean_failure(result: subprocess.CompletedProcess, out_dir: Path, *needles: str) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+    assert _files(out_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needles"),
+    [
+        (["countries=[FR,Atlantis]"], ["unknown country 'Atlantis'"]),
+        (["source=endpoint", "endpoint.url=htp:/query.example", AGENT], ["malformed endpoint URL", "htp:/query"]),
+        (["source=endpoint", "endpoint.url=http://127.0.0.1:99999/sparql", AGENT], ["malformed endpoint URL"]),
+        (["source=endpoint", "endpoint.url=http://127.0.0.1:7878/sparql"], ["descriptive user_agent is required"]),
+        (["source=wdqs"], ["unknown source 'wdqs'"]),
+        (["entities.max_per_class=0"], ["must be positive"]),
+        (["+entities.no_such_knob=1"], ["unknown setting(s) ['no_such_knob']"]),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, overrides, needles):
+    out_dir = tmp_path / "out"
+    result = run_cli("stage=entities", f"out_dir={out_dir}", *overrides)
+    _assert_clean_failure(result, out_dir, *needles)
+
+
+def test_endpoint_down_is_reported_after_bounded_tries(tmp_path):
+    out_dir = tmp_path / "out"
+    url = f"http://127.0.0.1:{free_loopback_port()}/sparql"
+    result = run_cli(
+        "stage=entities", f"out_dir={out_dir}", "source=endpoint", f"endpoint.url={url}", AGENT,
+        "endpoint.max_attempts=2", "endpoint.backoff_base_s=0.01", "countries=FR",
+    )
+    _assert_clean_failure(result, out_dir, f"endpoint {url} unavailable after 2 attempts", "cannot connect")
+
+
+def test_unwritable_out_dir(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = run_cli("stage=entities", f"out_dir={blocker / 'out'}", "countries=FR")
+    _assert_clean_failure(result, blocker / "out", "out_dir", "is not writable")
+    assert blocker.read_text() == "not a folder"
+
+
+def test_unknown_stage(tmp_path):
+    result = run_cli("stage=nonsense", f"out_dir={tmp_path / 'out'}")
+    _assert_clean_failure(result, tmp_path / "out", "unknown stage 'nonsense'", "entities", "images")
