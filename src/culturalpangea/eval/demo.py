@@ -1,7 +1,8 @@
 """The evaluation step of `make demo`: a checkpoint on the in-domain held-out split and a few
 benchmark fixtures, returned as the Markdown table the demo report ends with.
 
-The demo has no benchmark downloads, so CVQA, MaRVL and XM100 come from `fixtures` (tiny copies in
+Generation is capped at 16 new tokens by default (a random model never stops on its own). The
+demo has no benchmark downloads, so CVQA, MaRVL and XM100 come from `fixtures` (tiny copies in
 their published formats) and the held-out split is the demo's own shards when given (else the
 fixture's). The numbers of a tiny random model are meaningless; what the table shows is that the
 whole path — adapters, batched generation, scoring, zero-shot marks — runs end to end.
@@ -34,7 +35,8 @@ def default_benchmark_options() -> dict[str, Any]:
 
 def evaluation_table(checkpoint: str | Path, out_dir: str | Path, heldout_dir: str | Path | None = None,
                      training_manifest: str | Path | None = None, generator: Generator | None = None,
-                     benchmarks: Sequence[str] = DEMO_BENCHMARKS, batch_size: int = 4) -> str:
+                     benchmarks: Sequence[str] = DEMO_BENCHMARKS, batch_size: int = 4,
+                     max_new_tokens_cap: int | None = 16) -> str:
     """Evaluate `checkpoint` on the held-out split + fixture benchmarks; return the Markdown table."""
     out_dir = Path(out_dir)
     data = out_dir / "benchmark_fixtures"
@@ -50,6 +52,7 @@ def evaluation_table(checkpoint: str | Path, out_dir: str | Path, heldout_dir: s
         benchmarks=[*benchmarks, "culturalground"], data_dir=data, out_dir=out_dir / "eval",
         checkpoint=str(checkpoint), batch_size=batch_size, per_benchmark=options,
         training_manifest=str(training_manifest) if training_manifest else None, explicit=True,
+        max_new_tokens_cap=max_new_tokens_cap,
     )
     if generator is None:
         from culturalpangea.eval.generation import ModelGenerator
@@ -57,7 +60,8 @@ def evaluation_table(checkpoint: str | Path, out_dir: str | Path, heldout_dir: s
         generator = ModelGenerator(str(checkpoint), device="cpu", dtype="float32")
     report = evaluate(settings, generator)
     parts = ["## Evaluation", f"Checkpoint `{checkpoint}` on the held-out CulturalGround split and fixture copies "
-             f"of {', '.join(benchmarks)} (tiny random model: the numbers only show the path runs).",
+             f"of {', '.join(benchmarks)} (tiny random model, answers capped at {max_new_tokens_cap} tokens: "
+             "the numbers only show that the path runs).",
              summary_table(report), benchmark_markdown("culturalground (in-domain)", report["benchmarks"]
                                                        ["culturalground"])]
     return "\n\n".join(parts) + "\n"

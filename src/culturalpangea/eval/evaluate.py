@@ -14,6 +14,7 @@ A benchmark whose folder is absent is skipped with a line saying so when running
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +107,8 @@ def evaluate(settings: EvalSettings, generator: Generator) -> dict[str, Any]:
         if section is not None:
             sections[name] = section
     report = build_report(sections, str(settings.checkpoint), manifests, seen)
-    atomic_write_json(out_dir / "report.json", report)
+    # run order kept (no sorted keys), so report.md and a later comparison list benchmarks as they ran
+    atomic_write_text(out_dir / "report.json", json.dumps(report, ensure_ascii=False, indent=1))
     atomic_write_text(out_dir / "report.md", report_markdown(report))
     if other is not None:
         comparison = compare_reports(report, other)
