@@ -15,17 +15,22 @@ full logits of a 4k-token micro-batch would take ~2.5 GB in fp32 for nothing.
 The model is a plain `nn.Module` holding three components (`vision`, `connector`, `llm`) that the
 training stage freezes and groups by name; it keeps the tokenizer and hands out the image
 preprocessor the data workers must use, so token counts cannot drift from the model.
+
+On CUDA, attention runs with explicitly chosen SDPA backends (flash, memory-efficient, math; not
+cuDNN, which torch 2.11 was seen failing on padded masks); `sdpa_backends` overrides the choice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from transformers import PreTrainedModel
 
 from culturalpangea.data.image_processing import ImagePreprocessor, SingleResolutionPreprocessor
@@ -36,6 +41,7 @@ from culturalpangea.models.connector import CONNECTOR_TYPES, Connector
 from culturalpangea.models.vision import CLIPVisionTower, VisionTowerConfig
 
 PATCH_MERGES = ("spatial_unpad",)
+DEFAULT_SDPA_BACKENDS = (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH)
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,10 @@ class VisionLanguageModel(nn.Module):
         self.tokenizer = tokenizer
         self.image_token_id = int(image_token_id)
         self.geometry = geometry
+        self.sdpa_backends: tuple[SDPBackend, ...] = DEFAULT_SDPA_BACKENDS
+
+    def _attention_backends(self, tensor: torch.Tensor) -> AbstractContextManager:
+        return sdpa_kernel(list(self.sdpa_backends)) if tensor.is_cuda else nullcontext()
 
     def components(self) -> dict[str, nn.Module]:
         return {"vision": self.vision, "connector": self.connector, "llm": self.llm}
@@ -234,7 +244,8 @@ class VisionLanguageModel(nn.Module):
                 names = [sample_keys[r] if sample_keys is not None else f"#{r}" for r in rows]
                 raise ValueError(f"samples {names} have image tokens but the batch has no pixel_values")
             return embeds
-        features = self.encode_images(pixel_values, crops_per_image, image_sizes)
+        with self._attention_backends(pixel_values):
+            features = self.encode_images(pixel_values, crops_per_image, image_sizes)
         self._check_placeholders(is_image, [f.shape[0] for f in features], images_per_sample, sample_keys)
         flat = torch.cat(features).to(embeds.dtype)
         return embeds.masked_scatter(is_image.unsqueeze(-1), flat)
@@ -271,10 +282,11 @@ class VisionLanguageModel(nn.Module):
         logits_to_keep: int = 0,
     ) -> VLMOutput:
         """The LLM on input embeddings: logits (all, or the last `logits_to_keep`), loss, cache."""
-        outputs = self.llm.base_model(
-            inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
-            past_key_values=past_key_values, use_cache=use_cache,
-        )
+        with self._attention_backends(embeds):
+            outputs = self.llm.base_model(
+                inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
+                past_key_values=past_key_values, use_cache=use_cache,
+            )
         hidden = outputs.last_hidden_state
         head = self.llm.get_output_embeddings()
         logits = None
