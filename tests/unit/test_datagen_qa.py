@@ -1,0 +1,206 @@
+"""QA generation (data_gen/qa.py) and the `qa` stage (data_gen/qa_stage.py) on synthetic entity records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from data_gen.contract import KEY_PATTERN, check_sample
+from data_gen.qa import QASettings, answer_in_question, pick_distinct
+from data_gen.qa_stage import country_complete, run_qa
+from data_gen.runtime import DataGenError
+from data_gen.stage_io import iter_records, list_parts
+from data_gen.values import fold
+from tests.helpers.qa_inputs import write_inputs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    out = write_inputs(tmp_path_factory.mktemp("qa"), per_country=40)
+    run_qa(out, QASettings(mcq_fraction=1.0, chunk_size=500))
+    return out, list(iter_records(out / "qa"))
+
+
+def _entities(out: Path) -> dict[str, dict]:
+    entities = {}
+    for path in sorted((out / "entities").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            entity = json.loads(line)
+            entities[entity["qid"]] = entity
+    return entities
+
+
+def test_records_follow_the_contract_and_the_record_format(generated) -> None:
+    _, records = generated
+    assert len(records) > 3000
+    ids = [record["id"] for record in records]
+    assert len(set(ids)) == len(ids)
+    for record in records:
+        assert KEY_PATTERN.match(record["id"])
+        assert check_sample(record, has_image=True) is None, record["id"]
+        assert record["conversations"][0]["value"].startswith("<image>\n" + record["question"])
+        assert set(record["provenance"]) == {"template", "refined", "filter_score", "image"}
+        assert set(record["provenance"]["image"]) == {"file", "url", "author", "license", "placeholder"}
+        assert record["image"].startswith(f"images/{record['country']}/")
+    languages = Counter(record["language"] for record in records)
+    assert {"en", "fr", "ja", "hi", "iw", "ar"} <= set(languages)
+
+
+def test_no_open_answer_is_inside_its_question(generated) -> None:
+    _, records = generated
+    for record in records:
+        assert fold(record["answer"]) not in fold(record["question"]), record["id"]
+    assert answer_in_question("What is shown in this image?", "Image", [])
+    assert answer_in_question("Quelle est sa hauteur ?", "x", ["HAUTEUR"])
+    assert not answer_in_question("What is shown in this image?", "x", ["is"])  # short aliases are not searched
+
+
+def test_distractors_are_same_property_never_the_answer_an_alias_or_another_true_value(generated) -> None:
+    out, records = generated
+    entities = _entities(out)
+    mcqs = [r for r in records if r["question_type"] == "mcq"]
+    assert len(mcqs) > 1500
+    for record in mcqs:
+        assert len(record["choices"]) == 4 and len(set(map(fold, record["choices"]))) == 4
+        banned = {fold(record["answer"]), *map(fold, record["answer_aliases"])}
+        entity = entities[record["qid"]]
+        if record["property"] == "entity_recognition":
+            banned |= {fold(a) for a in entity["aliases"].get(record["language"], [])}
+        else:
+            banned |= {
+                fold(f["labels"][record["language"]])
+                for f in entity["facts"]
+                if f["property"] == record["property"] and f["type"] == "item" and record["language"] in f["labels"]
+            }
+        distractors = [c for c in record["choices"] if c != record["answer"]]
+        assert not banned & set(map(fold, distractors)), record["id"]
+
+
+def test_hard_negatives_come_from_the_same_country_first(generated) -> None:
+    _, records = generated
+    recognition = [r for r in records if r["question_type"] == "mcq" and r["property"] == "entity_recognition"]
+    same_country = sum(all(c.startswith(r["country"]) for c in r["choices"]) for r in recognition)
+    assert recognition and same_country == len(recognition)  # synthetic labels start with the country code
+
+
+def test_time_options_share_the_answer_precision(generated) -> None:
+    _, records = generated
+    years = [r for r in records if r["question_type"] == "mcq" and r["property"] == "P571" and r["language"] == "en"]
+    assert years
+    for record in years:
+        kinds = {("day" if "," in c else "month" if " " in c else "year") for c in record["choices"]}
+        assert len(kinds) == 1, record["choices"]
+
+
+def test_answer_letters_are_balanced_over_ten_thousand_items(tmp_path: Path) -> None:
+    out = write_inputs(tmp_path, per_country=90)
+    run_qa(out, QASettings(mcq_fraction=1.0))
+    letters = Counter()
+    for record in iter_records(out / "qa"):
+        if record["question_type"] == "mcq":
+            letters[record["conversations"][1]["value"]] += 1
+    total = sum(letters.values())
+    assert total >= 10_000
+    for letter in "ABCD":
+        assert abs(letters[letter] / total - 0.25) <= 0.02, letters
+    assert max(letters.values()) - min(letters.values()) <= 3 * 4  # exact per country, by construction
+
+
+def test_images_are_spread_over_an_entitys_usable_images(generated) -> None:
+    _, records = generated
+    per_entity: dict[str, set[str]] = {}
+    for record in records:
+        per_entity.setdefault(record["qid"], set()).add(record["image"])
+    assert any(len(images) == 3 for images in per_entity.values())
+    assert all(len(images) <= 3 for images in per_entity.values())
+
+
+def test_skips_are_counted_by_reason(generated) -> None:
+    out, _ = generated
+    reasons = json.loads((out / "qa" / "manifest.json").read_text())["reasons"]
+    assert reasons["entity:no_image"] > 0  # entities whose images all failed
+    assert reasons["pair:entity_label_missing"] > 0
+    assert reasons["pair:value_label_missing"] > 0
+    assert reasons["kept:open"] > 0 and reasons["kept:mcq"] > 0
+
+
+def _digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*.jsonl")):
+        digest.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_same_records_in_processes_with_different_hash_seeds(tmp_path: Path) -> None:
+    script = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
+        "from tests.helpers.qa_inputs import write_inputs; from data_gen.qa_stage import run_qa;"
+        "from data_gen.qa import QASettings; out = write_inputs(Path(sys.argv[1]), per_country=12);"
+        "run_qa(out, QASettings(seed=7, mcq_fraction=0.5))"
+    )
+    digests = []
+    for hash_seed in ("0", "12345"):
+        out = tmp_path / f"run{hash_seed}"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", script, str(out), str(ROOT)], check=True, env=env, cwd=ROOT)
+        digests.append(_digest(out / "qa"))
+    assert digests[0] == digests[1]
+    other = tmp_path / "other-seed"
+    write_inputs(other, per_country=12)
+    run_qa(other, QASettings(seed=8, mcq_fraction=0.5))
+    assert _digest(other / "qa") != digests[0]
+
+
+def test_resume_rewrites_only_missing_parts_identically(tmp_path: Path) -> None:
+    out = write_inputs(tmp_path, per_country=20)
+    run_qa(out, QASettings(chunk_size=100))
+    before = _digest(out / "qa")
+    parts = list_parts(out / "qa")
+    assert len([p for p in parts if p.country == "IN"]) > 2
+    victim = next(p for p in parts if p.country == "IN" and p.index == 1)
+    victim.path(out / "qa").unlink()
+    (out / "qa" / "manifest.json").unlink()
+    assert not country_complete(out / "qa", "IN") and country_complete(out / "qa", "FR")
+    summary = run_qa(out, QASettings(chunk_size=100))
+    assert summary["countries"]["IN"]["parts_written"] == 1
+    assert summary["countries"]["FR"]["parts_written"] == 0
+    assert _digest(out / "qa") == before
+
+
+def test_subset_of_countries_equals_the_full_run_and_defers_the_manifest(tmp_path: Path) -> None:
+    full = write_inputs(tmp_path / "full", per_country=10)
+    run_qa(full, QASettings())
+    part = write_inputs(tmp_path / "part", per_country=10)
+    summary = run_qa(part, QASettings(), countries=["JP"])
+    assert not summary["complete"] and not (part / "qa" / "manifest.json").exists()
+    assert _digest(part / "qa" / "JP") == _digest(full / "qa" / "JP")
+    with pytest.raises(DataGenError, match="no entities output for KE"):
+        run_qa(part, QASettings(), countries=["KE"])
+
+
+def test_missing_inputs_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"entities output .* run it first"):
+        run_qa(tmp_path, QASettings())
+    out = write_inputs(tmp_path / "x", per_country=3)
+    (out / "images" / "JP.jsonl").write_text('{"qid": "Q1", "status": "ok", "path": "../../etc/passwd"}\n')
+    with pytest.raises(DataGenError, match=r"JP\.jsonl:1: image path '\.\./\.\./etc/passwd' must be relative"):
+        run_qa(out, QASettings())
+
+
+def test_pick_distinct_respects_tiers_and_exclusions() -> None:
+    import random
+
+    tier1 = [("a", "a"), ("b", "b")]
+    tier2 = [(t, t) for t in "abcdefgh" * 20]
+    picked = pick_distinct(random.Random(0), [tier1, tier2], {"a"}, 3)
+    assert picked[0] == "b" and len(set(picked)) == 3 and "a" not in picked
+    assert pick_distinct(random.Random(0), [[("x", "x")]], set(), 3) == ["x"]
