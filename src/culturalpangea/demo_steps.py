@@ -60,11 +60,27 @@ SAMPLE_STATS = Step(
 )
 
 
+def _eval_command(out: Path) -> list[str]:
+    # No trained checkpoint in the demo yet: evaluate a tiny random LlavaNext built from the tiny tokenizer.
+    tiny = out / "tiny_models"
+    return [PY, "-m", "culturalpangea.eval.demo", str(tiny / "llava_next"), str(out),
+            "--build-tiny-from", str(tiny / "tokenizer")]
+
+
+EVAL = Step(
+    name="eval",
+    command=_eval_command,
+    done=lambda out: (out / "eval" / "EVAL_TABLE.md").exists(),
+    report=lambda out: (out / "eval" / "EVAL_TABLE.md").read_text(encoding="utf-8").strip(),
+)
+
+
 def _available() -> list[Step]:
     steps = []
     if (Path(__file__).resolve().parents[2] / "data_gen" / "sample" / "wikidata_sample.ttl.gz").exists():
         steps.append(SAMPLE_STATS)
     steps.append(TINY_MODELS)
+    steps.append(EVAL)  # last: the report ends with the evaluation table
     return steps
 
 

@@ -76,3 +76,15 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path):
     assert missing.returncode == 2 and missing.stderr.strip().splitlines()[-1].startswith("error: checkpoint=<path>")
     unknown = _cli([f"checkpoint={tmp_path}", "benchmark=[cvqa,nope]", "logger=none"], tmp_path)
     assert unknown.returncode == 2 and "unknown benchmark(s) ['nope']" in unknown.stderr
+
+
+def test_the_demo_ends_with_the_evaluation_step(tmp_path):
+    from culturalpangea.demo_steps import STEPS
+
+    last = STEPS[-1]
+    assert last.name == "eval"
+    command = last.command(tmp_path)
+    assert command[1:3] == ["-m", "culturalpangea.eval.demo"] and "--build-tiny-from" in command
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "EVAL_TABLE.md").write_text("## Evaluation\n\n| benchmark |\n")
+    assert last.done(tmp_path) and last.report(tmp_path).startswith("## Evaluation")

@@ -8,6 +8,10 @@ fixture's). The numbers of a tiny random model are meaningless; what the table s
 whole path — adapters, batched generation, scoring, zero-shot marks — runs end to end.
 
     python -m culturalpangea.eval.demo <checkpoint> <out_dir> [--heldout DIR] [--manifest FILE_OR_DIR]
+        [--build-tiny-from TOKENIZER_DIR]
+
+`--build-tiny-from` first builds a random tiny LlavaNext checkpoint at <checkpoint> (with that
+tokenizer) when none is there, for a demo that has no trained checkpoint yet.
 """
 
 from __future__ import annotations
@@ -73,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir")
     parser.add_argument("--heldout", default=None, help="shard folder of the held-out split")
     parser.add_argument("--manifest", default=None, help="training shard manifest (zero-shot marks)")
+    parser.add_argument("--build-tiny-from", default=None, help="tokenizer folder: build a tiny checkpoint first")
     args = parser.parse_args(argv)
+    if args.build_tiny_from and not (Path(args.checkpoint) / "config.json").exists():
+        from culturalpangea.models.tiny import build_tiny_llava_next
+
+        build_tiny_llava_next(Path(args.checkpoint), Path(args.build_tiny_from))
     table = evaluation_table(args.checkpoint, args.out_dir, args.heldout, args.manifest)
     from data_gen.atomic import atomic_write_text
 
