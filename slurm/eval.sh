@@ -2,7 +2,7 @@
 # Evaluate a checkpoint on the culture benchmarks (one GPU is enough for 7B in bf16):
 #   sbatch --gpus=1 slurm/eval.sh checkpoint=<hf_or_project_dir> benchmark=all data_dir=<benchmarks> \
 #       training_manifest=<train_shards>/manifest.json [compare_to=<other_run>/report.json] [overrides]
-#   sbatch --gpus=1 slurm/eval.sh checkpoint=<dir> benchmark=[cvqa,maxm] data_dir=<benchmarks>
+#   sbatch --gpus=1 slurm/eval.sh checkpoint=<dir> 'benchmark=[cvqa,maxm]' data_dir=<benchmarks>
 # The run folder stays the same across requeues of one job (slurm/common.sh), and evaluation is
 # resumable: on the pre-emption/time-limit signal the job stops, requeues itself, and the requeued
 # run skips every item already committed to <run folder>/predictions/<benchmark>.jsonl.
