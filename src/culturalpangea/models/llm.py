@@ -1,8 +1,9 @@
 """The language model: any transformers causal LM (Qwen2 for Pangea), its tokenizer and `<image>`.
 
 - Loaded with transformers' own `from_pretrained` (sharded safetensors, dtype, meta-device
-  initialisation), either from a folder or from tensors already in memory (an HF LlavaNext
-  checkpoint's `language_model.*` part), so a 7B model is never initialised randomly first.
+  initialisation), from its own folder or straight from an HF LlavaNext folder (its
+  `language_model.*` tensors renamed on the fly), so a 7B model is never initialised randomly
+  first and is read shard by shard.
 - Attention by config: `sdpa` (default), `flash_attention_2` when `flash_attn` imports (otherwise a
   logged warning and `sdpa`), `flex_attention` (PyTorch's FlexAttention), `eager` for debugging.
 - Gradient checkpointing through transformers (non-reentrant, so a frozen input side is fine).
@@ -15,15 +16,15 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PretrainedConfig, PreTrainedModel
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+from transformers.utils import logging as hf_logging
 
 from culturalpangea.models.chat_format import IMAGE_TOKEN
-from culturalpangea.models.weights import CheckpointError, check_shapes
+from culturalpangea.models.weights import CheckpointError
 
 log = logging.getLogger(__name__)
 
@@ -73,22 +74,30 @@ def tied_optional(config: PretrainedConfig) -> set[str]:
     return {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
 
 
-def llm_from_tensors(
+# LlavaNext names of the LLM's tensors (4.x and 5.x layouts) → the causal LM's own names.
+LLAVA_NEXT_LLM_KEYS = {r"^language_model\.model\.": "model.", r"^language_model\.lm_head\.": "lm_head.",
+                       r"^model\.language_model\.": "model."}
+
+
+def llm_from_llava_next(
+    folder: Path,
     config: PretrainedConfig,
-    tensors: Mapping[str, torch.Tensor],
-    source: str,
     dtype: torch.dtype = torch.float32,
     attn_implementation: str | None = "sdpa",
 ) -> PreTrainedModel:
-    """A causal LM from tensors named as its own state dict (checked before loading)."""
-    check_shapes(expected_llm_shapes(config), {k: tuple(v.shape) for k, v in tensors.items()}, source,
-                 tied_optional(config))
-    model, info = causal_lm_class(config).from_pretrained(
-        None, config=config, state_dict=dict(tensors), dtype=dtype, output_loading_info=True,
-        attn_implementation=resolve_attn_implementation(attn_implementation),
-    )
-    if info["missing_keys"] or info["mismatched_keys"]:
-        raise CheckpointError(f"{source}: the LLM did not load cleanly: {info}")
+    """The causal LM inside an HF LlavaNext folder, read straight from its shards (names checked before)."""
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the vision and projector tensors are "unexpected" here, by design
+    try:
+        model, info = causal_lm_class(config).from_pretrained(
+            folder, config=config, key_mapping=LLAVA_NEXT_LLM_KEYS, dtype=dtype, output_loading_info=True,
+            attn_implementation=resolve_attn_implementation(attn_implementation),
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    problems = {key: sorted(info[key])[:5] for key in ("missing_keys", "mismatched_keys") if info[key]}
+    if problems:
+        raise CheckpointError(f"{folder} (language model) did not load cleanly: {problems}")
     return model
 
 

@@ -26,7 +26,7 @@ from culturalpangea.models.checkpoint import (
 )
 from culturalpangea.models.connector import Connector
 from culturalpangea.models.hf_convert import is_llava_next_dir, open_llava_next
-from culturalpangea.models.llm import llm_from_tensors, load_llm, load_tokenizer
+from culturalpangea.models.llm import llm_from_llava_next, load_llm, load_tokenizer
 from culturalpangea.models.vision import CLIPVisionTower
 from culturalpangea.models.vlm import VisionLanguageModel, VLMConfig
 from culturalpangea.models.weights import CheckpointError, check_state_dict
@@ -72,11 +72,7 @@ def _load_llava_next(path: Path, dtype: torch.dtype, attn_implementation: str | 
     vision.load_open_clip_state_dict(source.vision_state(), f"{path} (vision tower)")
     connector = _connector(config, source.text_config.hidden_size)
     connector.load_state_dict(source.connector_state())
-    tensors: dict[str, torch.Tensor] = {}
-    for part in source.iter_llm():
-        tensors.update(part)
-    llm = llm_from_tensors(source.text_config, tensors, f"{path} (language model)", dtype, attn_implementation)
-    del tensors
+    llm = llm_from_llava_next(path, source.text_config, dtype, attn_implementation)
     tokenizer = load_tokenizer(path)
     _check_image_token(tokenizer, config, source.image_token_id, path)
     return VisionLanguageModel(config, vision.to(dtype), connector.to(dtype), llm, tokenizer, source.image_token_id)
