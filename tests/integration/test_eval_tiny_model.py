@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from culturalpangea.eval.resume import COMMIT_KEY
 from tests.helpers.benchmark_fixtures import write_benchmarks, write_training_shards
@@ -151,3 +152,22 @@ def test_sbatch_eval_requeues_on_its_signal_and_resumes(slurm_cluster, tiny_llav
     for name in report["benchmarks"]:
         ids = _ids(predictions / f"{name}.jsonl")
         assert len(ids) == len(set(ids)) == RECORDS[name]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_bf16_evaluation(tiny_llava_next, data, tmp_path):
+    """On the lent GPU: `device=auto` picks CUDA in bf16 and the same fixtures score with the same error
+    accounting. CPU twin: test_all_benchmarks_killed_then_resumed_through_the_cli (fp32 on CPU)."""
+    from culturalpangea.eval.evaluate import EvalSettings, evaluate
+    from culturalpangea.eval.generation import ModelGenerator
+
+    generator = ModelGenerator(str(tiny_llava_next), device="auto", dtype="auto")
+    assert generator.device == "cuda" and next(generator.loaded.model.parameters()).dtype == torch.bfloat16
+    names = ["cvqa", "maxm", "culturalground"]
+    settings = EvalSettings(benchmarks=names, data_dir=data / "benchmarks", out_dir=tmp_path, checkpoint="tiny",
+                            batch_size=4, max_new_tokens_cap=6, explicit=True,
+                            per_benchmark={"culturalground": {"path": "culturalground_heldout"}})
+    report = evaluate(settings, generator)
+    assert {name: report["summary"][name]["errors"] for name in names} == {name: ERRORS[name] for name in names}
+    assert generator.requests == sum(RECORDS[n] - ERRORS[n] for n in names)
