@@ -112,3 +112,14 @@ def test_bad_request_names_its_index(loaded):
     with pytest.raises(ValueError, match="request 1: 2 image placeholders"):
         generate_batch(loaded, [REQUESTS[2], bad])
     assert generate_batch(loaded, []) == []
+
+
+def test_generation_from_a_model_in_training_with_checkpointing(tiny_model_cfg):
+    from culturalpangea.models.builder import build_vlm
+    from culturalpangea.models.loading import LoadedVLM
+
+    model = build_vlm({**tiny_model_cfg, "llm": {**tiny_model_cfg["llm"], "gradient_checkpointing": True}}).train()
+    loaded = LoadedVLM(model, model.tokenizer, model.image_preprocessor)
+    cached = generate_batch(loaded, REQUESTS, max_new_tokens=6)
+    assert model.training and not model.vision.training
+    assert cached == generate_batch(loaded, REQUESTS, max_new_tokens=6, use_cache=False)

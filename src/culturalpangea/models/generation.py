@@ -137,6 +137,8 @@ def generate_ids(
     cache = DynamicCache(config=model.llm.config) if use_cache else None
     out = model.forward_embeds(embeds, mask, position_ids=positions, past_key_values=cache, use_cache=use_cache,
                                logits_to_keep=1)
+    if use_cache and out.past_key_values is None:  # e.g. transformers drops the cache under checkpointing
+        raise RuntimeError("the LLM returned no KV cache: generate with the model in eval mode")
     stops = torch.tensor(list(stop_ids), device=mask.device)
     finished = torch.zeros(mask.shape[0], dtype=torch.bool, device=mask.device)
     generated: list[torch.Tensor] = []
@@ -183,7 +185,12 @@ def generate_batch(
               for k, v in prepare_generation_inputs(loaded, requests).items()}
     generator = torch.Generator(device=device).manual_seed(seed) if (do_sample and seed is not None) else None
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    with torch.inference_mode():
-        tokens = generate_ids(model, inputs, max_new_tokens, stop_token_ids(loaded), pad_id, use_cache,
-                              (do_sample, temperature, top_p, generator))
+    was_training = model.training
+    model.eval()  # no dropout; transformers keeps the KV cache only outside training with checkpointing
+    try:
+        with torch.inference_mode():
+            tokens = generate_ids(model, inputs, max_new_tokens, stop_token_ids(loaded), pad_id, use_cache,
+                                  (do_sample, temperature, top_p, generator))
+    finally:
+        model.train(was_training)  # a frozen tower stays in eval mode (see vision.py)
     return [tokenizer.decode(row.tolist(), skip_special_tokens=True).strip() for row in tokens.cpu()]
