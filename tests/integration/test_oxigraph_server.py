@@ -38,3 +38,12 @@ def test_server_starts_loads_turtle_and_answers_queries(tmp_path):
         assert [row["label"]["value"] for row in rows] == ["tour Eiffel"]
         assert rows[0]["label"]["xml:lang"] == "fr"
     assert server._process is None
+
+
+def test_session_fixture_serves_the_embedded_sample(oxigraph_server):
+    rows = _select(
+        oxigraph_server,
+        "PREFIX wdt: <http://www.wikidata.org/prop/direct/> SELECT (COUNT(DISTINCT ?item) AS ?n) "
+        "WHERE { ?item wdt:P18 ?image }",
+    )
+    assert int(rows[0]["n"]["value"]) >= 300
