@@ -53,6 +53,7 @@ test-gpu: $(STAMP)
 bench-quick: $(STAMP)
 	$(PY) benchmarks/loader.py --quick
 	$(PY) benchmarks/data_gen.py --quick
+	$(PY) benchmarks/refine_client.py --quick
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

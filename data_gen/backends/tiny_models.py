@@ -5,8 +5,10 @@ configs: the refinement LLM is the project's tiny Qwen2 (`culturalpangea.models.
 a tiny `LlavaNextForConditionalGeneration` (2-layer CLIP vision tower at 28 px, 2-layer Qwen2,
 anyres pinpoints up to 56 px) with a `LlavaNextProcessor`, both saved as a normal HF folder and
 loaded back through `AutoModelForImageTextToText` / `AutoProcessor`, exactly as Qwen2.5-VL or a
-Pangea HF checkpoint would be. The VLM's tokenizer is the project's tiny BPE trained with a few
-extra lines so that "Yes" and "No" are single tokens, as they are in real chat tokenizers.
+Pangea HF checkpoint would be. Both tokenizers are the project's tiny BPE trained with a few extra
+lines: the fixed instruction text of their prompts (so the shared prefix takes ~350 tokens instead
+of ~800, roughly what a real tokenizer needs; prefill dominates CPU time) and, for the VLM, "Yes"
+and "No", which are single tokens in real chat tokenizers.
 
 Random weights make random decisions: refined questions from the tiny LLM fail the guards (which
 is the honest outcome and shows them at work), and the VLM's P(yes) is an arbitrary number in
@@ -46,9 +48,10 @@ def _build_atomically(target: Path, build: object) -> Path:
 def ensure_tiny_llm(root: Path, seed: int = 0) -> Path:
     """The tiny Qwen2 (with its tokenizer) under `root/refine_llm`, built on first use."""
     from culturalpangea.models.tiny import build_tiny_qwen2, train_tiny_tokenizer
+    from data_gen.backends.prompts import REFINE_INSTRUCTION, REFINE_SYSTEM
 
     def build(tmp: Path) -> None:
-        tokenizer_dir = train_tiny_tokenizer(tmp / "tokenizer")
+        tokenizer_dir = train_tiny_tokenizer(tmp / "tokenizer", extra_text=[REFINE_SYSTEM, REFINE_INSTRUCTION] * 10)
         build_tiny_qwen2(tmp, tokenizer_dir, seed=seed)
         shutil.rmtree(tokenizer_dir)
 
@@ -72,7 +75,10 @@ def build_tiny_vlm(out_dir: Path, seed: int = 0) -> Path:
     from culturalpangea.models.tiny import train_tiny_tokenizer
 
     out_dir = Path(out_dir)
-    tokenizer_dir = train_tiny_tokenizer(out_dir / "tokenizer", extra_text=["Yes", "No", "yes", "no"] * 100)
+    from data_gen.backends.prompts import FILTER_INSTRUCTION, FILTER_SYSTEM
+
+    extra = ["Yes", "No", "yes", "no"] * 100 + [FILTER_SYSTEM, FILTER_INSTRUCTION] * 10
+    tokenizer_dir = train_tiny_tokenizer(out_dir / "tokenizer", extra_text=extra)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     vision = CLIPVisionConfig(
         hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,

@@ -28,7 +28,7 @@ def vlm_dir(tmp_path_factory):
 
 
 def local(model, **overrides: object) -> BackendSettings:
-    return BackendSettings(backend="transformers", model=str(model), device="cpu", **overrides)
+    return BackendSettings(**{"backend": "transformers", "model": str(model), "device": "cpu", **overrides})
 
 
 def test_batched_left_padded_generation_matches_one_by_one(llm_dir):
@@ -106,3 +106,15 @@ def test_yes_no_reading():
     assert p_yes_from_logprobs({"Maybe": -0.1}) is None
     assert p_yes_from_logprobs({"Yes": -0.6931471805599453, "no": -0.6931471805599453}) == pytest.approx(0.5)
     assert [p_yes_from_text(t) for t in ("Yes, it is.", "no", "Unclear", "", None)] == [1.0, 0.0, None, None, None]
+
+
+@pytest.mark.gpu
+def test_transformers_backends_on_cuda_in_bfloat16(llm_dir, vlm_dir):
+    # GPU twin of the CPU tests above: same code paths with device placement and a bf16 cast.
+    conversations = [refine_messages(RefineItem.from_record(make_record(i))) for i in range(4)]
+    gpu = {"device": "cuda", "dtype": "bfloat16", "batch_size": 2}
+    generations = TransformersTextGenerator(local(llm_dir, **gpu)).generate(conversations, max_new_tokens=4)
+    assert len(generations) == 4 and all(g.finish_reason in ("stop", "length") for g in generations)
+    requests = [VisionRequest(f"Question {i}?", "answer", jpeg(i)) for i in range(3)]
+    scores = TransformersYesNoScorer(local(vlm_dir, **gpu)).score(requests)
+    assert all(s.source == "logits" and 0.0 <= s.p_yes <= 1.0 for s in scores)
