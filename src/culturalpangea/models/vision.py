@@ -13,7 +13,9 @@ Choices:
   `ln_pre`, no layer scale, no attentional pooling): they are what LLaVA-style models use and what
   maps one to one onto HF's `CLIPVisionModel`. Other open_clip options raise a clear error.
 - All blocks are kept, even those after the feature layer, so that an exported checkpoint holds
-  the full CLIP tower HF expects; only the needed blocks run.
+  the full CLIP tower HF expects; only the needed blocks run. The unused ones (and `ln_post`) are
+  stored as buffers, not parameters: they stay in every state dict but no optimiser, freeze table
+  or DDP reducer sees them (a trained tower would otherwise have parameters without gradients).
 - Frozen means: no parameter requires grad. Then the forward runs under `no_grad` and the module
   stays in eval mode whatever `.train()` says. The optimiser stage decides (`apply_freeze`); the
   tower follows its parameters, so a stage that trains the tower gets gradients through it.
@@ -158,6 +160,8 @@ class CLIPVisionTower(nn.Module):
             norm_layer=partial(LayerNorm, eps=config.layer_norm_eps),
         )
         self.visual.proj = None  # the connector replaces CLIP's output projection
+        for unused in [*self.visual.transformer.resblocks[config.blocks_to_run():], self.visual.ln_post]:
+            _parameters_to_buffers(unused)
         self.gradient_checkpointing = False
 
     @property
@@ -211,6 +215,13 @@ class CLIPVisionTower(nn.Module):
         state = extract_visual_state(state)
         check_state_dict(self.visual, state, source)
         self.visual.load_state_dict(state, strict=True)
+
+
+def _parameters_to_buffers(module: nn.Module) -> None:
+    for sub in module.modules():
+        for name, parameter in list(sub.named_parameters(recurse=False)):
+            delattr(sub, name)
+            sub.register_buffer(name, parameter.detach())
 
 
 def extract_visual_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
