@@ -230,9 +230,10 @@ def atomic_output_dir(out: Path, overwrite: bool = False) -> Iterator[Path]:
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (pass --overwrite to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = out.parent / f".{out.name}.partial"
-    if work.exists():
-        shutil.rmtree(work)
+    work, stale = out.parent / f".{out.name}.partial", out.parent / f".{out.name}.replaced"
+    for leftover in (work, stale):
+        if leftover.exists():
+            shutil.rmtree(leftover)
     work.mkdir()
     try:
         yield work
@@ -240,8 +241,6 @@ def atomic_output_dir(out: Path, overwrite: bool = False) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
         raise
     if out.exists():
-        stale = out.parent / f".{out.name}.replaced"
-        shutil.rmtree(stale, ignore_errors=True)
         os.replace(out, stale)
         shutil.rmtree(stale)
     os.replace(work, out)
