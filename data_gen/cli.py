@@ -45,6 +45,12 @@ STAGES: dict[str, str] = {
     "images": "data_gen.images_stage:run",
     "refine": "data_gen.refine_stage:run",
     "filter": "data_gen.filter_stage:run",
+    "qa": "data_gen.qa_stage:run",
+    "shards": "data_gen.shards_stage:run",
+    "all": "data_gen.all_stage:run",
+    "validate": "data_gen.misc_stages:run_validate",
+    "import_llava": "data_gen.misc_stages:run_import_llava",
+    "stats": "data_gen.misc_stages:run_stats",
 }
 
 

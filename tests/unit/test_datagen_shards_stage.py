@@ -1,0 +1,184 @@
+"""`stage=shards`, `stage=validate`, `stage=stats` and `stage=import_llava` on synthetic QA records."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import webdataset as wds
+
+from data_gen.all_stage import run_all
+from data_gen.misc_stages import run_import_llava, run_stats, run_validate
+from data_gen.qa import QASettings
+from data_gen.qa_stage import run_qa
+from data_gen.runtime import DataGenError
+from data_gen.shards_stage import DROPPED_FIELDS, ShardsSettings, run_shards
+from data_gen.stage_io import iter_records
+from data_gen.validate import ValidationError
+from tests.helpers.datagen_config import datagen_config
+from tests.helpers.qa_inputs import tiny_jpeg, write_inputs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = write_inputs(tmp_path_factory.mktemp("shards"), per_country=12)
+    run_qa(out, QASettings(mcq_fraction=0.5))
+    run_shards(out, ShardsSettings(input="qa", max_samples=150))
+    return out
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.tar"))}
+
+
+def test_two_folders_hold_every_record_once_in_id_order(sharded: Path) -> None:
+    records = {r["id"]: r for r in iter_records(sharded / "qa")}
+    seen = {}
+    for question_type in ("open", "mcq"):
+        folder = sharded / "shards" / question_type
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert len(manifest["shards"]) > 1
+        assert manifest["counts"]["question_type"] == {question_type: manifest["total_samples"]}
+        keys = []
+        for sample in wds.WebDataset(sorted(str(p) for p in folder.glob("*.tar")), shardshuffle=False):
+            sample_json = json.loads(sample["json"])
+            keys.append(sample["__key__"])
+            seen[sample["__key__"]] = sample_json
+            assert not set(DROPPED_FIELDS) & set(sample_json)
+            source = records[sample["__key__"]]
+            assert sample_json["conversations"] == source["conversations"]
+            assert sample["jpg"] == (sharded / source["image"]).read_bytes()
+        assert keys == sorted(keys)
+    assert set(seen) == set(records)
+    countries_in_first_shard = {v["country"] for v in list(seen.values())[:150]}
+    assert len(countries_in_first_shard) > 1  # hash-prefixed IDs mix countries within a shard
+
+
+def test_shards_read_back_with_hf_datasets(sharded: Path, tmp_path: Path) -> None:
+    from datasets import load_dataset
+
+    files = sorted(str(p) for p in (sharded / "shards" / "mcq").glob("*.tar"))
+    dataset = load_dataset("webdataset", data_files={"train": files}, split="train", cache_dir=str(tmp_path))
+    manifest = json.loads((sharded / "shards" / "mcq" / "manifest.json").read_text())
+    assert len(dataset) == manifest["total_samples"]
+    row = dataset[0]
+    assert row["json"]["question_type"] == "mcq" and row["json"]["answer"] in row["json"]["choices"]
+    assert row["jpg"].size == (32, 32)
+
+
+def test_rerun_is_byte_identical_and_repairs_damage(sharded: Path) -> None:
+    folder = sharded / "shards" / "open"
+    before = _hashes(folder)
+    victim = sorted(folder.glob("*.tar"))[1]
+    victim.write_bytes(victim.read_bytes()[:1000])
+    (folder / f".{victim.name}.tmp").write_bytes(b"partial")
+    run_shards(sharded, ShardsSettings(input="qa", max_samples=150))
+    assert _hashes(folder) == before
+    assert not list(folder.glob(".*.tmp"))
+
+
+def test_validate_passes_then_names_the_first_bad_sample(sharded: Path, tmp_path: Path) -> None:
+    cfg = datagen_config(sharded)
+    assert "validate" in run_validate(cfg).summary
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    source = sharded / "shards" / "mcq"
+    for path in source.iterdir():
+        if path.is_file():
+            (broken / path.name).write_bytes(path.read_bytes())
+    first = sorted(broken.glob("*.tar"))[0]
+    members = []
+    with tarfile.open(first) as tar:
+        for member in tar:
+            members.append((member, tar.extractfile(member).read()))
+    key = members[1][0].name.split(".")[0]
+    sample = json.loads(members[1][1])
+    sample["answer"] = "not an option"
+    members[1] = (members[1][0], json.dumps(sample).encode())
+    with tarfile.open(first, "w") as tar:
+        for member, data in members:
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    with pytest.raises(ValidationError, match="sha256 differs"):
+        run_validate(datagen_config(sharded, f"shard_dir={broken}"))
+    manifest = json.loads((broken / "manifest.json").read_text())
+    manifest["shards"][0]["sha256"] = hashlib.sha256(first.read_bytes()).hexdigest()
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    result = subprocess.run(
+        [sys.executable, "-m", "data_gen", "stage=validate", f"out_dir={sharded}", f"shard_dir={broken}"],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {first.name}: sample '{key}': field 'answer' is not one of 'choices'"
+    )
+
+
+def test_missing_image_stops_before_any_tar_is_written(tmp_path: Path) -> None:
+    out = write_inputs(tmp_path, per_country=4)
+    run_qa(out, QASettings())
+    record = next(iter_records(out / "qa"))
+    (out / record["image"]).unlink()
+    with pytest.raises(DataGenError, match=f"image '{record['image']}' of record"):
+        run_shards(out, ShardsSettings(input="qa"))
+    assert not (out / "shards" / "open").exists()
+    with pytest.raises(ValueError, match=r"filter output .* run it first"):
+        run_shards(out, ShardsSettings())
+    with pytest.raises(ValueError, match=r"shards\.input must be one of"):
+        ShardsSettings(input="entities")
+
+
+def test_stats_write_tables_and_charts_beside_each_manifest(sharded: Path) -> None:
+    result = run_stats(datagen_config(sharded))
+    combined = json.loads((sharded / "shards" / "stats" / "stats.json").read_text())
+    open_n = json.loads((sharded / "shards" / "open" / "manifest.json").read_text())["total_samples"]
+    mcq_n = json.loads((sharded / "shards" / "mcq" / "manifest.json").read_text())["total_samples"]
+    assert combined["total_samples"] == open_n + mcq_n == result.manifest["total_samples"]
+    assert set(combined["counts"]["images_per_country"]) == {"FR", "IL", "IN", "JP"}
+    for folder in ("open", "mcq", "stats"):
+        base = sharded / "shards" / folder / ("" if folder == "stats" else "stats")
+        assert (base / "stats.md").exists() and (base / "language.png").read_bytes()[:4] == b"\x89PNG"
+    assert "![images_per_country](images_per_country.png)" in (sharded / "shards" / "stats" / "stats.md").read_text()
+
+
+def test_import_llava_through_the_cli_stage(tmp_path: Path) -> None:
+    images = tmp_path / "imgs"
+    images.mkdir()
+    (images / "a.jpg").write_bytes(tiny_jpeg(1))
+    rows = [
+        {"id": "x1", "image": "a.jpg", "language": "ja",
+         "conversations": [{"from": "human", "value": "<image>\nWhat is this?"}, {"from": "gpt", "value": "A cat"}]},
+        {"id": "x2", "image": "../escape.jpg",
+         "conversations": [{"from": "human", "value": "<image>\nQ"}, {"from": "gpt", "value": "A"}]},
+    ]  # fmt: skip
+    annotations = tmp_path / "data.json"
+    annotations.write_text(json.dumps(rows))
+    cfg = datagen_config(tmp_path / "out", f"import.annotations={annotations}", f"import.images={images}",
+                         "import.name=culturalground", "import.prefix=cg-jp")  # fmt: skip
+    result = run_import_llava(cfg)
+    assert result.manifest["imported"] == 1 and result.manifest["skipped"] == {"unsafe_image_path": 1}
+    assert (tmp_path / "out" / "imported" / "culturalground" / "manifest.json").exists()
+    with pytest.raises(DataGenError, match=r"needs import\.annotations"):
+        run_import_llava(datagen_config(tmp_path / "out"))
+
+
+def test_all_runs_each_stage_once_and_skips_finished_ones(tmp_path: Path) -> None:
+    out = write_inputs(tmp_path, per_country=5)
+    stages = "all.stages=[qa,refine,filter,shards,stats]"
+    cfg = datagen_config(out, "refine.backend=none", "filter.backend=none", stages)
+    first = run_all(cfg)
+    assert [row["status"] for row in first] == ["ran"] * 5
+    assert [row["status"] for row in run_all(cfg)] == ["complete, skipped"] * 5
+    (out / "shards" / "manifest.json").unlink()  # as if killed while sharding
+    rows = run_all(cfg)
+    assert [row["status"] for row in rows] == ["complete, skipped"] * 3 + ["ran", "ran"]
+    with pytest.raises(DataGenError, match=r"unknown stage\(s\) \['bogus'\]"):
+        run_all(datagen_config(out, "all.stages=[qa,bogus]"))
