@@ -59,8 +59,11 @@ def test_single_resolution_mode(tiny_model_cfg):
     model = build_vlm(cfg)
     assert isinstance(model.image_preprocessor, SingleResolutionPreprocessor)
     assert model.connector.image_newline is None and model.num_image_tokens((400, 100)) == 16
-    out = model(**_one_image_inputs(model))
+    inputs = _one_image_inputs(model)
+    out = model(**inputs)
     assert out.logits.shape[1] == 2 + 16 + 3 and torch.isfinite(out.loss)
+    bare = model(input_ids=inputs["input_ids"], pixel_values=inputs["pixel_values"])  # one crop per image
+    assert torch.equal(bare.logits, out.logits)
 
 
 def test_linear_connector_and_runtime_switches(tiny_model_cfg, caplog):

@@ -38,6 +38,7 @@ from culturalpangea.data.tokenize import IGNORE_INDEX
 from culturalpangea.models.anyres import AnyresGeometry, AnyresPreprocessor, pack_anyres_features
 from culturalpangea.models.chat_format import IMAGE_TOKEN
 from culturalpangea.models.connector import CONNECTOR_TYPES, Connector
+from culturalpangea.models.llm import set_gradient_checkpointing
 from culturalpangea.models.vision import CLIPVisionTower, VisionTowerConfig
 
 PATCH_MERGES = ("spatial_unpad",)
@@ -147,17 +148,15 @@ class VisionLanguageModel(nn.Module):
         return self.config.vision.tokens_per_crop
 
     def set_gradient_checkpointing(self, enabled: bool) -> None:
-        from culturalpangea.models.llm import set_gradient_checkpointing
-
         set_gradient_checkpointing(self.llm, enabled)
         self.vision.gradient_checkpointing = enabled
 
     # ---- images -------------------------------------------------------------------------------
     def _crop_counts(self, sizes: list[tuple[int, int]] | None, crops_per_image: Sequence[int] | None,
-                     num_images: int | None) -> list[int]:
+                     leading: int) -> list[int]:
+        """Crops per image; `leading` is pixel_values' first dimension (crops, or padded images)."""
         if self.geometry is None:
-            count = num_images if num_images is not None else len(crops_per_image or sizes or [])
-            expected = [1] * count
+            expected = [1] * leading  # single resolution: one crop per image
         else:
             if sizes is None:
                 raise ValueError("anyres images need image_sizes (original height, width per image)")
@@ -185,7 +184,7 @@ class VisionLanguageModel(nn.Module):
         sizes = None if image_sizes is None else [tuple(int(v) for v in s) for s in _as_list(image_sizes)]
         crops = None if crops_per_image is None else [int(c) for c in _as_list(crops_per_image)]
         padded = pixel_values.dim() == 5
-        counts = self._crop_counts(sizes, crops, pixel_values.shape[0] if padded else None)
+        counts = self._crop_counts(sizes, crops, pixel_values.shape[0])
         if padded:
             pixel_values = torch.cat([pixels[:count] for pixels, count in zip(pixel_values, counts, strict=True)])
         if pixel_values.shape[0] != sum(counts):
