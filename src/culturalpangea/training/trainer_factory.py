@@ -3,8 +3,8 @@
 - Gradient accumulation is derived, never configured: global batch / (micro batch × world size),
   with the world size read from the trainer config (or SLURM's task count for `devices: auto`).
 - Strategies by config: `ddp`, `fsdp` (a `_target_` block, instantiated here) and `deepspeed`.
-- Under SLURM, Lightning's SLURM environment requeues the job on SIGUSR1 after writing an HPC
-  checkpoint (`slurm/train.sh` asks for the signal before the time limit and forwards it).
+- Under SLURM, Lightning's SLURM environment supplies ranks and addresses; its auto-requeue is off
+  because pre-emption is handled at step boundaries instead (callbacks/preemption.py).
 - Checkpoints are written atomically (training/checkpoint_io.py) into `<run_dir>/checkpoints`.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -94,7 +93,7 @@ def build_trainer(
     sharded = "deepspeed" in strategy_name or "fsdp" in strategy_name
     plugins: list[Any] = [] if sharded else [AtomicCheckpointIO()]  # sharded strategies write their own way
     if SLURMEnvironment.detect():
-        plugins.append(SLURMEnvironment(auto_requeue=True, requeue_signal=signal.SIGUSR1))
+        plugins.append(SLURMEnvironment(auto_requeue=False))
     log.info("world size %d, micro batch %d, accumulation %d → global batch %d",
              world, micro_batch_size, accumulate, world * micro_batch_size * accumulate)
     return L.Trainer(

@@ -1,0 +1,171 @@
+"""`python -m culturalpangea.train experiment=<name> [overrides]`: one training run from the Hydra config.
+
+What a run does, in order:
+1. write the run folder: the resolved config (credentials scrubbed) and a run ID derived from it;
+2. build the VLM from the `model` group (`init_from_hf` starts from a LlavaNext checkpoint such as
+   Pangea-7B; otherwise vision/LLM weights come from their own paths), the data module over the
+   weighted shard sources of the `data` group (its image preprocessing and tokenizer are the
+   model's), and the LightningModule with the `stage` group's freeze plan;
+3. build loggers (W&B with offline fallback, CSV), callbacks (checkpoints, LR, throughput/MFU,
+   sample generations) and the Trainer (derived accumulation, strategy by config, SLURM requeue);
+4. fit, resuming from `ckpt_path` (`last` = the newest checkpoint in the run folder); on SIGUSR1
+   or SIGTERM (SLURM time limit, pre-emption) a checkpoint is written at the next step boundary
+   and the run stops for the batch script to requeue it (callbacks/preemption.py);
+5. export the final weights on rank 0: `<run_dir>/export/project` (this project's format) and
+   `<run_dir>/export/hf` (HF LlavaNext, for transformers and lmms-eval).
+
+The same entry point runs a laptop demo (`experiment=demo`), a two-process CPU DDP test, a
+multi-node SLURM job (`sbatch slurm/train.sh …`) and a Hydra sweep (`-m …`, optionally through
+the submitit SLURM launcher, `hydra/launcher=slurm`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from culturalpangea.callbacks.preemption import PreemptionCheckpoint
+from culturalpangea.callbacks.sample_generations import SampleGenerations
+from culturalpangea.callbacks.throughput import ThroughputMonitor
+from culturalpangea.config import config_dir, register_resolvers
+from culturalpangea.data.datamodule import ShardDataModule
+from culturalpangea.flops import FlopsModel
+from culturalpangea.lit_module import CulturalPangeaModule, OptimConfig
+from culturalpangea.optim import StagePlan
+from culturalpangea.run_folder import write_run_files
+from culturalpangea.training.checkpoints import checkpoint_dir, resolve_ckpt_path
+from culturalpangea.training.loggers import build_loggers
+from culturalpangea.training.trainer_factory import build_callbacks, build_trainer
+from data_gen.atomic import remove_temp_files
+
+log = logging.getLogger(__name__)
+COMPONENTS = ("vision", "connector", "llm")
+
+
+@dataclass
+class TrainingRun:
+    trainer: L.Trainer
+    module: CulturalPangeaModule
+    datamodule: ShardDataModule
+    run_dir: Path
+    run_id: str
+    preemption: PreemptionCheckpoint
+
+
+def stage_plan(stage_cfg: Mapping[str, Any]) -> StagePlan:
+    """`train_<component>` flags and learning-rate multipliers of the `stage` group."""
+    trainable = {name: bool(stage_cfg.get(f"train_{name}", False)) for name in COMPONENTS}
+    multipliers = {name: float(value) for name, value in dict(stage_cfg.get("lr_multipliers") or {}).items()}
+    return StagePlan(trainable, multipliers)
+
+
+def optim_config(optim_cfg: Mapping[str, Any]) -> OptimConfig:
+    schedule = str(optim_cfg.get("schedule", "cosine"))
+    if schedule != "cosine":
+        raise ValueError(f"optim.schedule={schedule!r}: only 'cosine' (with linear warm-up) is implemented")
+    return OptimConfig(
+        lr=float(optim_cfg["lr"]),
+        weight_decay=float(optim_cfg.get("weight_decay", 0.0)),
+        betas=tuple(float(b) for b in optim_cfg.get("betas", (0.9, 0.999))),
+        warmup_ratio=float(optim_cfg.get("warmup_ratio", 0.03)),
+        min_lr_ratio=float(optim_cfg.get("min_lr_ratio", 0.0)),
+    )
+
+
+def flops_model(components: Mapping[str, Any], plan: StagePlan) -> FlopsModel:
+    """The MFU model's parameter counts for this stage (see flops.py)."""
+    def count(name: str) -> int:
+        return sum(p.numel() for p in components[name].parameters())
+
+    trained = sum(count(name) for name in COMPONENTS if plan.trainable.get(name))
+    frozen_llm = 0 if plan.trainable.get("llm") else count("llm")
+    llm_config = getattr(components["llm"], "config", None)
+    return FlopsModel(
+        trained_params=trained,
+        frozen_llm_params=frozen_llm,
+        vision_params=count("vision"),
+        num_layers=int(getattr(llm_config, "num_hidden_layers", 0)),
+        hidden_size=int(getattr(llm_config, "hidden_size", 0)),
+    )
+
+
+def build_run(cfg: DictConfig, run_dir: Path) -> TrainingRun:
+    """Everything a run needs, built from the composed config (nothing is trained yet)."""
+    from culturalpangea.models.builder import build_vlm
+
+    config = OmegaConf.to_container(cfg, resolve=True)
+    run_id = write_run_files(run_dir, config, str(cfg.task_name))
+    L.seed_everything(int(cfg.seed), workers=True)
+    model = build_vlm(cfg.model)
+    plan = stage_plan(cfg.stage)
+    components = model.components()
+    data = cfg.data
+    datamodule = ShardDataModule(
+        OmegaConf.to_container(data.sources, resolve=True), model.tokenizer, model.image_preprocessor,
+        micro_batch_size=int(cfg.micro_batch_size), num_workers=int(data.num_workers),
+        max_length=int(data.max_length), seed=int(data.seed), shuffle_buffer=int(data.shuffle_buffer),
+    )
+    nan_guard = cfg.callbacks.get("nan_guard") or {}
+    module = CulturalPangeaModule(model, components, plan, optim_config(cfg.optim), model.batch_to_model_inputs,
+                                  max_nonfinite_steps=int(nan_guard.get("max_skipped_steps", 10)))
+    preemption = PreemptionCheckpoint(run_dir)
+    extra: list[L.Callback] = [ThroughputMonitor(flops_model(components, plan)), preemption]
+    generations = cfg.callbacks.get("sample_generations")
+    if generations:
+        extra.append(SampleGenerations(int(generations.every_n_steps), int(generations.num_samples),
+                                       int(generations.get("max_new_tokens", 32)), run_dir))
+    callbacks = build_callbacks(cfg.callbacks, run_dir, extra)
+    loggers = build_loggers(cfg.get("logger"), run_dir, run_id, config)
+    trainer = build_trainer(cfg.trainer, int(cfg.global_batch_size), int(cfg.micro_batch_size), run_dir,
+                            callbacks, loggers)
+    return TrainingRun(trainer, module, datamodule, run_dir, run_id, preemption)
+
+
+@rank_zero_only
+def export_final(run: TrainingRun) -> Path:
+    """Write the trained model as a project checkpoint and, through the convert code, as HF LlavaNext."""
+    from culturalpangea.models.checkpoint import convert_to_hf, save_pretrained_vlm
+
+    project = save_pretrained_vlm(run.module.model, run.run_dir / "export" / "project", overwrite=True)
+    out = run.run_dir / "export" / "hf"
+    convert_to_hf(project, out, overwrite=True)
+    log.info("exported the final model: %s (project) and %s (HF LlavaNext)", project, out)
+    return out
+
+
+def run_training(cfg: DictConfig, run_dir: Path | None = None) -> TrainingRun:
+    """Build, fit (resuming per `ckpt_path`) and export; returns the run for inspection."""
+    register_resolvers()
+    run_dir = Path(run_dir or HydraConfig.get().runtime.output_dir)
+    run = build_run(cfg, run_dir)
+    if rank_zero_only.rank == 0:
+        remove_temp_files(checkpoint_dir(run_dir))  # a checkpoint half-written when the last run died
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
+    run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
+    if run.preemption.preempted:
+        log.warning("stopped for pre-emption at step %d; the restart resumes from the run folder",
+                    run.trainer.global_step)
+    elif cfg.get("export_hf") and not run.trainer.interrupted:
+        export_final(run)
+    return run
+
+
+register_resolvers()
+
+
+@hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run_training(cfg)
+
+
+if __name__ == "__main__":
+    main()

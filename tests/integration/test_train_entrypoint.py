@@ -1,0 +1,117 @@
+"""`python -m culturalpangea.train`: a real run end to end, a crash and its resume, and a Hydra sweep.
+
+Everything goes through the command line a user types, in a subprocess, on the tiny VLM (real
+backward passes through the anyres path), with shards written on the fly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from transformers import LlavaNextForConditionalGeneration
+
+from tests.helpers.train_workspace import REPO, demo_overrides, write_training_shards
+
+TRAIN = [sys.executable, "-m", "culturalpangea.train"]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def _train(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([*TRAIN, *args], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600,
+                          check=False)
+
+
+def _metrics(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "csv" / "metrics.csv", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _step_of(checkpoint: Path) -> int:
+    return int(torch.load(checkpoint, map_location="cpu", weights_only=False)["global_step"])
+
+
+def test_a_run_trains_checkpoints_generates_and_exports(tmp_path, tiny_stack):
+    shards = write_training_shards(tmp_path / "shards")
+    run_dir = tmp_path / "run"
+    args = [*demo_overrides(tmp_path, tiny_stack.llm_dir.parent, shards, max_steps=4), f"hydra.run.dir={run_dir}"]
+    result = _train(args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _step_of(run_dir / "checkpoints" / "last.ckpt") == 4
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("step*.ckpt")) == ["step0000002.ckpt",
+                                                                                    "step0000004.ckpt"]
+    assert (run_dir / "run_id.txt").read_text().startswith("demo-")
+    assert "lr: 0.001" in (run_dir / "config.yaml").read_text()
+    rows = [json.loads(line) for line in (run_dir / "generations.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [2, 2, 4, 4] and all(isinstance(r["generation"], str) for r in rows)
+    losses = [float(r["train/loss"]) for r in _metrics(run_dir) if r.get("train/loss")]
+    assert len(losses) == 4 and all(math.isfinite(loss) for loss in losses)
+    hf = LlavaNextForConditionalGeneration.from_pretrained(run_dir / "export" / "hf")
+    assert hf.config.image_token_id == tiny_stack_image_token(tiny_stack)
+    assert (run_dir / "export" / "project" / "config.json").exists()
+
+
+def tiny_stack_image_token(stack) -> int:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(stack.tokenizer_dir).convert_tokens_to_ids("<image>")
+
+
+def test_killed_run_resumes_at_its_checkpoint_with_the_same_schedule(tmp_path, tiny_stack):
+    shards = write_training_shards(tmp_path / "shards")
+    run_dir = tmp_path / "run"
+    max_steps = 16  # = one epoch of the 64 samples at global batch 4 (max_epochs=1)
+    args = [*demo_overrides(tmp_path, tiny_stack.llm_dir.parent, shards, max_steps=max_steps), "ckpt_path=last",
+            f"hydra.run.dir={run_dir}", "callbacks.sample_generations=null", "export_hf=false"]
+    process = subprocess.Popen([*TRAIN, *args], cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (run_dir / "checkpoints" / "step0000004.ckpt").exists() and time.monotonic() < deadline:
+        assert process.poll() is None, "training ended before it could be killed"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = _step_of(run_dir / "checkpoints" / "last.ckpt")
+    assert 2 <= killed_at < max_steps
+    result = _train(args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _step_of(run_dir / "checkpoints" / "last.ckpt") == max_steps
+    assert not list(run_dir.rglob(".*.tmp"))  # a checkpoint half-written at the kill is cleaned up
+    log = (run_dir / "train.log").read_text()
+    assert "resuming from" in log and "last.ckpt" in log
+    # The learning rate after the resume follows the uninterrupted warm-up + cosine schedule.
+    warmup = math.ceil(0.1 * max_steps)
+    rows = [(int(r["step"]), float(r["train/lr"])) for r in _metrics(run_dir) if r.get("train/lr")]
+    for step, lr in rows:
+        expected = (step + 1) / warmup if step < warmup else 0.5 * (1 + math.cos(math.pi * (step - warmup)
+                                                                                  / (max_steps - warmup)))
+        assert math.isclose(lr, 1e-3 * expected, rel_tol=1e-5), (step, lr)
+    assert max(step for step, _ in rows) == max_steps - 1
+
+
+def test_multirun_sweep_runs_one_job_per_learning_rate(tmp_path, tiny_stack):
+    shards = write_training_shards(tmp_path / "shards")
+    sweep_dir = tmp_path / "sweep"
+    args = ["-m", *demo_overrides(tmp_path, tiny_stack.llm_dir.parent, shards, max_steps=2),
+            "optim.lr=1e-4,1e-5", f"hydra.sweep.dir={sweep_dir}", "callbacks.sample_generations=null",
+            "export_hf=false"]
+    result = _train(args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit())
+    assert [p.name for p in jobs] == ["0", "1"]
+    lrs = sorted(float(next(r["train/lr"] for r in _metrics(job) if r.get("train/lr")) ) for job in jobs)
+    assert lrs[0] < lrs[1]
+    run_ids = {(job / "run_id.txt").read_text() for job in jobs}
+    assert len(run_ids) == 2  # the learning rate is part of the recipe, so each job has its own ID
+    assert all(_step_of(job / "checkpoints" / "last.ckpt") == 2 for job in jobs)
