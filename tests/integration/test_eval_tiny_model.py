@@ -39,7 +39,7 @@ def data(tmp_path_factory):
 def _args(checkpoint, data, run_dir, *extra):
     return [sys.executable, "-m", "culturalpangea.eval", "benchmark=all", f"checkpoint={checkpoint}",
             f"data_dir={data / 'benchmarks'}", f"training_manifest={data / 'train'}", f"hydra.run.dir={run_dir}",
-            "device=cpu", "max_new_tokens_cap=6", *extra]
+            "device=cpu", "max_new_tokens_cap=4", *extra]
 
 
 def _env():
@@ -86,7 +86,8 @@ def test_all_benchmarks_killed_then_resumed_through_the_cli(tiny_llava_next, dat
                     for prefix in before.values())
     assert 0 < committed < sum(RECORDS.values())
 
-    args = _args(tiny_llava_next, data, run_dir, "batch_size=2", "logger=wandb")
+    # larger batches on the resumed run (batch size is not part of what must match)
+    args = _args(tiny_llava_next, data, run_dir, "batch_size=8", "logger=wandb")
     result = subprocess.run(args, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = {m.group(1): tuple(int(x) for x in m.groups()[1:]) for m in RUN_LINE.finditer(result.stdout)}
@@ -133,8 +134,8 @@ def test_sbatch_eval_requeues_on_its_signal_and_resumes(slurm_cluster, tiny_llav
            "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1"}
     job = slurm_cluster.submit(
         [f"--output={tmp_path}/job.log", str(REPO / "slurm" / "eval.sh"),
-         f"checkpoint={tiny_llava_next}", f"data_dir={data / 'benchmarks'}", "device=cpu", "max_new_tokens_cap=6",
-         "benchmark=[cvqa,maxm,culturalground]",
+         f"checkpoint={tiny_llava_next}", f"data_dir={data / 'benchmarks'}", "device=cpu", "max_new_tokens_cap=4",
+         "benchmark=[cvqa,culturalground]",
          "batch_size=2", "logger=none"], cwd=REPO, env=env)
     predictions = run_dir / "predictions"
     slurm_cluster._wait(lambda: predictions.exists() and any(_committed_prefix(f) for f in predictions.glob("*.jsonl")),
@@ -148,7 +149,7 @@ def test_sbatch_eval_requeues_on_its_signal_and_resumes(slurm_cluster, tiny_llav
     resumed = [int(m.group(3)) for m in RUN_LINE.finditer(log)]
     assert sum(resumed) > 0, log[-3000:]  # the requeued run picked up what the first one committed
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
-    assert tuple(report["benchmarks"]) == ("cvqa", "maxm", "culturalground")
+    assert tuple(report["benchmarks"]) == ("cvqa", "culturalground")
     for name in report["benchmarks"]:
         ids = _ids(predictions / f"{name}.jsonl")
         assert len(ids) == len(set(ids)) == RECORDS[name]

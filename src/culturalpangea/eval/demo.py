@@ -1,8 +1,8 @@
 """The evaluation step of `make demo`: a checkpoint on the in-domain held-out split and a few
 benchmark fixtures, returned as the Markdown table the demo report ends with.
 
-Generation is capped at 16 new tokens by default (a random model never stops on its own). The
-demo has no benchmark downloads, so CVQA, MaRVL and XM100 come from `fixtures` (tiny copies in
+Generation is capped at 8 new tokens by default (a random model never stops on its own). The
+demo has no benchmark downloads, so CVQA and XM100 come from `fixtures` (tiny copies in
 their published formats) and the held-out split is the demo's own shards when given (else the
 fixture's). The numbers of a tiny random model are meaningless; what the table shows is that the
 whole path — adapters, batched generation, scoring, zero-shot marks — runs end to end.
@@ -29,7 +29,7 @@ from culturalpangea.eval.fixtures import FOLDERS, write_fixtures
 from culturalpangea.eval.markdown import benchmark_markdown, summary_table
 from culturalpangea.eval.runner import Generator
 
-DEMO_BENCHMARKS = ("cvqa", "marvl", "xm100")
+DEMO_BENCHMARKS = ("cvqa", "xm100")
 
 
 def default_benchmark_options() -> dict[str, Any]:
@@ -39,8 +39,8 @@ def default_benchmark_options() -> dict[str, Any]:
 
 def evaluation_table(checkpoint: str | Path, out_dir: str | Path, heldout_dir: str | Path | None = None,
                      training_manifest: str | Path | None = None, generator: Generator | None = None,
-                     benchmarks: Sequence[str] = DEMO_BENCHMARKS, batch_size: int = 4,
-                     max_new_tokens_cap: int | None = 16) -> str:
+                     benchmarks: Sequence[str] = DEMO_BENCHMARKS, batch_size: int = 8,
+                     max_new_tokens_cap: int | None = 8) -> str:
     """Evaluate `checkpoint` on the held-out split + fixture benchmarks; return the Markdown table."""
     out_dir = Path(out_dir)
     data = out_dir / "benchmark_fixtures"
