@@ -63,3 +63,21 @@ def test_unwritable_out_dir(tmp_path):
 def test_unknown_stage(tmp_path):
     result = run_cli("stage=nonsense", f"out_dir={tmp_path / 'out'}")
     _assert_clean_failure(result, tmp_path / "out", "unknown stage 'nonsense'", "entities", "images")
+
+
+def test_images_before_entities_is_refused(tmp_path):
+    result = run_cli("stage=images", f"out_dir={tmp_path / 'out'}")
+    _assert_clean_failure(result, tmp_path / "out", "entities/manifest.json is missing", "run stage=entities first")
+
+
+def test_images_commons_origin_needs_a_user_agent(tmp_path):
+    out_dir = tmp_path / "out"
+    (out_dir / "entities").mkdir(parents=True)
+    (out_dir / "entities" / "manifest.json").write_text('{"countries": {"FR": {}}}')
+    (out_dir / "entities" / "FR.jsonl").write_text("")
+    before = sorted(p.name for p in _files(out_dir))
+    result = run_cli("stage=images", f"out_dir={out_dir}", "images.origin=commons", "countries=FR")
+    assert result.returncode == 2 and result.stderr.startswith("error: a descriptive user_agent is required")
+    assert sorted(p.name for p in _files(out_dir)) == before
+    result = run_cli("stage=images", f"out_dir={out_dir}", "countries=JP")
+    assert result.returncode == 2 and "no entities for JP" in result.stderr
