@@ -4,16 +4,20 @@ The hand-written snippet (tests/helpers/wikidata_snippet.py) is loaded into an `
 process on loopback and into an in-process pyoxigraph store; `python -m data_gen stage=entities`
 runs against the server through SPARQLWrapper, the library function against the store, and the
 per-country files must be byte-identical. A re-run through the CLI is answered from the disk cache.
+On the shipped sample (fixtures `oxigraph_server`, `sample_store`): every query the stage sends is
+replayed on `oxigraph serve` with equal results, and the CLI runs entities + images on it.
 """
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from data_gen.entities import EntitySettings
 from data_gen.entities_stage import run_entities
+from data_gen.images import read_image_records
 from data_gen.regions import load_regions
 from data_gen.sparql import SparqlClient, StoreBackend
 from tests.helpers.datagen_cli import AGENT, run_cli
@@ -57,3 +61,69 @@ def test_cli_on_oxigraph_serve_equals_the_embedded_store_and_reruns_from_cache(s
     rerun = json.loads((served / "entities" / "manifest.json").read_text())["run"]["sparql"]
     assert rerun["requests"] == 0 and rerun["cache_hits"] == rerun["queries"] == manifest["run"]["sparql"]["queries"]
     assert {code: (served / "entities" / f"{code}.jsonl").read_bytes() for code in COUNTRIES} == before
+
+
+def _sorted_rows(rows: list[dict]) -> list[str]:
+    return sorted(json.dumps(row, sort_keys=True, ensure_ascii=False) for row in rows)
+
+
+def test_every_stage_query_gives_equal_results_on_oxigraph_serve_and_the_embedded_sample(
+    oxigraph_server, sample_store, tmp_path
+):
+    """Record every query the stage sends to the embedded sample, replay each on `oxigraph serve`."""
+    from data_gen.sparql import EndpointBackend, SparqlSettings
+    from tests.helpers.datagen_cli import TEST_AGENT
+
+    class Recording(StoreBackend):
+        def __init__(self, store) -> None:
+            super().__init__(store)
+            self.queries: list[str] = []
+
+        def fetch(self, query: str) -> bytes:
+            self.queries.append(query)
+            return super().fetch(query)
+
+    embedded = Recording(sample_store)
+    embedded_client = SparqlClient(embedded)
+    manifest = run_entities(embedded_client, load_regions().countries, EntitySettings(), tmp_path)
+    assert manifest["total_entities"] >= 200 and len(embedded.queries) > 100
+    settings = SparqlSettings(url=oxigraph_server, user_agent=TEST_AGENT)
+    served = SparqlClient(EndpointBackend(settings), settings)
+    mine = SparqlClient(StoreBackend(sample_store))
+    nonempty = 0
+    for query in embedded.queries:
+        expected = mine.select(query)
+        assert _sorted_rows(served.select(query)) == _sorted_rows(expected), query[:300]
+        nonempty += bool(expected)
+    assert nonempty > 50 and served.counters.requests == len(embedded.queries)
+
+
+def test_cli_entities_and_images_on_the_embedded_sample_match_the_endpoint_run(oxigraph_server, tmp_path):
+    sample_dir, endpoint_dir = tmp_path / "sample", tmp_path / "endpoint"
+    start = time.monotonic()
+    entities = run_cli("stage=entities", f"out_dir={sample_dir}")
+    images = run_cli("stage=images", f"out_dir={sample_dir}")
+    elapsed = time.monotonic() - start
+    assert entities.returncode == 0 and images.returncode == 0, entities.stderr + images.stderr
+    assert elapsed < 45  # the demo runs both; typically ~7 s on 2 cores
+    manifest = json.loads((sample_dir / "entities" / "manifest.json").read_text())
+    assert manifest["total_entities"] >= 200 and manifest["run"]["sparql"]["label_queries"] <= 4
+    served = run_cli(
+        "stage=entities", f"out_dir={endpoint_dir}", "source=endpoint", f"endpoint.url={oxigraph_server}", AGENT
+    )
+    assert served.returncode == 0, served.stderr
+    for path in sorted((sample_dir / "entities").glob("*.jsonl")):
+        assert (endpoint_dir / "entities" / path.name).read_bytes() == path.read_bytes(), path.name
+
+    image_manifest = json.loads((sample_dir / "images" / "manifest.json").read_text())
+    assert image_manifest["run"]["placeholder"] is True
+    assert image_manifest["totals"]["ok"] == manifest["total_images"] - sum(
+        count for status, count in image_manifest["totals"].items() if status != "ok"
+    )
+    assert image_manifest["totals"]["ok"] >= 200
+    records = read_image_records(sample_dir, "JP")
+    assert records and all(r["placeholder"] and r["license"] == "CC0 1.0" for r in records)
+    assert f"images: {image_manifest['totals']['ok']} stored" in images.stdout
+    again = run_cli("stage=images", f"out_dir={sample_dir}")
+    assert json.loads((sample_dir / "images" / "manifest.json").read_text())["run"]["placeholders_generated"] == 0
+    assert again.returncode == 0
