@@ -74,6 +74,9 @@ def test_wandb_unreachable_falls_back_to_offline_and_keeps_logs(tmp_path, monkey
     logger.log_metrics({"train/loss": 1.0}, step=1)
     assert logger.experiment.settings.mode == "offline"
     logger.experiment.finish()
+    import wandb
+
+    wandb.teardown()  # wait for the W&B service to flush the offline run to disk
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert runs, list(tmp_path.rglob("*"))[:20]
     stored = b"".join(path.read_bytes() for path in runs[0].rglob("*") if path.is_file())
