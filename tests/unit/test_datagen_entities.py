@@ -155,3 +155,12 @@ def test_commons_file_names_from_filepath_iris():
     assert commons_file_name(term) == "Taj Mahal (2).jpg"
     assert commons_file_name({"type": "literal", "value": term["value"]}) is None
     assert commons_file_name({"type": "uri", "value": "http://example.org/x.jpg"}) is None
+
+
+def test_progress_bars_go_to_stderr_only_when_asked(snippet, tmp_path, capsys):
+    run_entities(SparqlClient(StoreBackend(snippet)), REGIONS.select(["FR"]), EntitySettings(), tmp_path / "a")
+    assert capsys.readouterr().err == ""
+    run_entities(SparqlClient(StoreBackend(snippet)), REGIONS.select(["FR"]), EntitySettings(), tmp_path / "b",
+                 show_progress=True)
+    err = capsys.readouterr().err
+    assert "entities: candidates+facts" in err and "entities: labels" in err
