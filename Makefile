@@ -53,6 +53,8 @@ test-gpu: $(STAMP)
 bench-quick: $(STAMP)
 	$(PY) benchmarks/loader.py --quick
 	$(PY) benchmarks/data_gen.py --quick
+	$(PY) benchmarks/data_gen.py --sparql --quick
+	$(PY) benchmarks/data_gen.py --images --quick
 	$(PY) benchmarks/refine_client.py --quick
 
 lint: $(STAMP)

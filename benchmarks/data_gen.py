@@ -6,6 +6,8 @@ atomic rename, resumable progress file) against `webdataset.ShardWriter` (no che
 QA pairs/s and SPARQL queries per 1,000 entities join this file with their stages.
 
     python benchmarks/data_gen.py [--quick] [--samples N]
+    python benchmarks/data_gen.py --sparql [--quick]  # label queries per 1,000 entities (see sparql_main)
+    python benchmarks/data_gen.py --images [--quick]  # image fetch: files/s and connections per host (images_main)
 
 The last line is `ratio_vs_reference=X.XX` (project MB/s over reference MB/s).
 """
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import webdataset as wds
 
@@ -59,7 +62,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--samples", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sparql", action="store_true", help="label queries per 1,000 entities, batched vs per item")
+    parser.add_argument("--images", action="store_true", help="image stage vs a per-item downloader, loopback Commons")
     args = parser.parse_args()
+    if args.sparql:
+        sparql_main(args.quick)
+        return
+    if args.images:
+        images_main(args.quick)
+        return
     count, rounds = (2000, 1) if args.quick else (args.samples, args.rounds)
     samples = _samples(count)
     projects, references = [], []
@@ -74,6 +85,141 @@ def main() -> None:
     print(f"machine: {platform.machine()} python {platform.python_version()}; {count} samples, {size:.1f} MB")
     print(f"reference (webdataset.ShardWriter): {reference:.1f} MB/s")
     print(f"project (write_shards, checked + fsync + atomic): {project:.1f} MB/s")
+    print(f"ratio_vs_reference={project / reference:.2f}")
+
+
+# ---------------------------------------------------------------- SPARQL labels (issue 3)
+
+
+def _label_turtle(count: int) -> tuple[Any, tuple[str, ...], bytes]:
+    from data_gen.regions import load_regions
+    from tests.helpers.wikidata_snippet import synthetic_country_turtle
+
+    regions = load_regions()
+    india = regions.by_key("IN")
+    tags = tuple(code for lang in india.label_languages() for code in regions.wikidata_languages(lang))
+    return india, tags, synthetic_country_turtle(india.qid, count, tags)
+
+
+def sparql_reference(client: Any, qids: list[str], value_qids: list[str], tags: tuple[str, ...]) -> int:
+    """The naive way: one query per entity (labels, descriptions, aliases) and one per value item."""
+    from data_gen.entities import labels_query, texts_query
+
+    rows = sum(len(client.select(texts_query([qid], tags))) for qid in qids)
+    return rows + sum(len(client.select(labels_query([qid], tags))) for qid in value_qids)
+
+
+def sparql_main(quick: bool) -> None:
+    """Label queries per 1,000 entities for India (6 languages): the entities stage vs per-item queries.
+
+    Both run against a real `oxigraph serve` on loopback through the project's SPARQL client, so the
+    time includes what every query costs over HTTP (on WDQS add network latency and rate limits).
+    """
+    from data_gen.entities import EntitySettings
+    from data_gen.entities_stage import read_entities, run_entities
+    from data_gen.sparql import EndpointBackend, SparqlClient, SparqlSettings
+    from tests.helpers.datagen_cli import TEST_AGENT
+    from tests.helpers.oxigraph_server import OxigraphServer
+
+    count = 1000 if quick else 3000
+    india, tags, turtle = _label_turtle(count)
+    with tempfile.TemporaryDirectory() as tmp, OxigraphServer(Path(tmp) / "db") as server:
+        server.load_turtle(turtle)
+        settings = SparqlSettings(url=server.query_url, user_agent=TEST_AGENT)
+        client = SparqlClient(EndpointBackend(settings), settings)
+        start = time.perf_counter()
+        wide = EntitySettings(links=("P17",), max_per_class=count, max_per_country=count)
+        manifest = run_entities(client, [india], wide, Path(tmp))
+        project_s = time.perf_counter() - start
+        records = read_entities(Path(tmp), "IN")
+        qids = [r["qid"] for r in records]
+        values = sorted({f["value"] for r in records for f in r["facts"] if f["type"] == "item"})
+        reference = SparqlClient(EndpointBackend(settings), settings)
+        start = time.perf_counter()
+        sparql_reference(reference, qids, values, tags)
+        reference_s = time.perf_counter() - start
+    entities = manifest["countries"]["IN"]["entities"]
+    project_queries = manifest["run"]["sparql"]["label_queries"]
+    per_1000 = project_queries * 1000 / entities
+    reference_per_1000 = reference.counters.queries * 1000 / entities
+    print(f"machine: {platform.machine()} python {platform.python_version()}; {entities} entities of India, "
+          f"labels/descriptions/aliases in {len(tags)} Wikidata languages, {len(values)} value items; "
+          "oxigraph serve on loopback")
+    print(f"reference (one query per entity and per value item): {reference.counters.queries} queries = "
+          f"{reference_per_1000:.0f} per 1,000 entities, {reference_s:.1f} s")
+    print(f"project (VALUES batches of 500, all languages at once): {project_queries} label queries = "
+          f"{per_1000:.1f} per 1,000 entities (target ≤ 10); whole stage {manifest['run']['sparql']['queries']} "
+          f"queries in {project_s:.1f} s")
+    print(f"ratio_vs_reference={reference_per_1000 / per_1000:.2f}")
+
+
+# ---------------------------------------------------------------- image fetching (issue 3)
+
+
+def images_reference(server: Any, out: Path, files: list[str]) -> int:
+    """The naive way: per file one API query, one download (redirects followed blindly), one decode."""
+    import io
+    import json
+    import urllib.parse
+    import urllib.request
+
+    from PIL import Image
+
+    from tests.helpers.datagen_cli import TEST_AGENT
+
+    out.mkdir(parents=True)
+    stored = 0
+    for index, name in enumerate(files):
+        query = urllib.parse.urlencode({"action": "query", "format": "json", "prop": "imageinfo",
+                                        "iiprop": "url|extmetadata|size|mime", "titles": f"File:{name}"})
+        headers = {"User-Agent": TEST_AGENT}
+        with urllib.request.urlopen(urllib.request.Request(f"{server.api_url}?{query}", headers=headers)) as answer:
+            json.load(answer)
+        with urllib.request.urlopen(urllib.request.Request(server.file_url(name, 500), headers=headers)) as answer:
+            image = Image.open(io.BytesIO(answer.read())).convert("RGB")
+        image.save(out / f"{index}.jpg", quality=90)
+        stored += 1
+    return stored
+
+
+def images_main(quick: bool) -> None:
+    """Files/s and connections per host: the images stage (≤ 3 per host) vs a per-item downloader."""
+    from data_gen.commons import CommonsSettings
+    from data_gen.entities import EntitySettings
+    from data_gen.entities_stage import read_entities, run_entities
+    from data_gen.images_stage import ImageSettings, make_source, run_images
+    from data_gen.regions import load_regions
+    from data_gen.sparql import SparqlClient, StoreBackend
+    from tests.helpers.datagen_cli import TEST_AGENT
+    from tests.helpers.image_server import FaultyImageServer
+    from tests.helpers.wikidata_snippet import store_from_turtle, synthetic_country_turtle
+
+    count, latency = (60, 0.05) if quick else (300, 0.05)
+    france = load_regions().by_key("FR")
+    store = store_from_turtle(synthetic_country_turtle(france.qid, count, ("fr", "en")))
+    with tempfile.TemporaryDirectory() as tmp, FaultyImageServer(delay_s=latency) as server:
+        out = Path(tmp) / "project"
+        run_entities(SparqlClient(StoreBackend(store)), [france], EntitySettings(links=("P17",)), out)
+        files = [r["images"][0] for r in read_entities(out, "FR")]
+        start = time.perf_counter()
+        images_reference(server, Path(tmp) / "reference", files)
+        reference = len(files) / (time.perf_counter() - start)
+        reference_peak = server.stats.max_active
+        server.stats = type(server.stats)()
+        settings = ImageSettings(origin="commons")
+        commons = CommonsSettings(server.file_path_url, server.api_url, ("127.0.0.1",), allow_http=True)
+        start = time.perf_counter()
+        manifest = run_images(make_source(settings, commons, "endpoint", TEST_AGENT, out), ["FR"], settings, out)
+        project = len(files) / (time.perf_counter() - start)
+        stats = server.stats
+    ok = manifest["totals"].get("ok", 0)
+    print(f"machine: {platform.machine()} python {platform.python_version()}; {len(files)} files, loopback "
+          f"Commons with {latency * 1000:.0f} ms per request (API + redirect + upload)")
+    print(f"reference (per item: API query, download, decode, save; one connection): {reference:.1f} files/s, "
+          f"peak {reference_peak} connection(s)")
+    print(f"project (images stage: batched API, {settings.concurrency_per_host} per host, checks, pHash, journal): "
+          f"{project:.1f} files/s, {ok} ok; server-measured peak {stats.max_active} connections (limit 3), "
+          f"mean busy {stats.mean_busy:.2f}")
     print(f"ratio_vs_reference={project / reference:.2f}")
 
 
