@@ -6,6 +6,7 @@ atomic rename, resumable progress file) against `webdataset.ShardWriter` (no che
 QA pairs/s and SPARQL queries per 1,000 entities join this file with their stages.
 
     python benchmarks/data_gen.py [--quick] [--samples N]
+    python benchmarks/data_gen.py --qa [--quick]      # QA generation pairs/s on one core (see qa_main)
     python benchmarks/data_gen.py --sparql [--quick]  # label queries per 1,000 entities (see sparql_main)
     python benchmarks/data_gen.py --images [--quick]  # image fetch: files/s and connections per host (images_main)
 
@@ -21,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--samples", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--qa", action="store_true", help="benchmark QA generation instead of shard writing")
     parser.add_argument("--sparql", action="store_true", help="label queries per 1,000 entities, batched vs per item")
     parser.add_argument("--images", action="store_true", help="image stage vs a per-item downloader, loopback Commons")
     args = parser.parse_args()
@@ -70,6 +73,9 @@ def main() -> None:
         return
     if args.images:
         images_main(args.quick)
+        return
+    if args.qa:
+        qa_main(args.quick, args.rounds)
         return
     count, rounds = (2000, 1) if args.quick else (args.samples, args.rounds)
     samples = _samples(count)
@@ -85,6 +91,142 @@ def main() -> None:
     print(f"machine: {platform.machine()} python {platform.python_version()}; {count} samples, {size:.1f} MB")
     print(f"reference (webdataset.ShardWriter): {reference:.1f} MB/s")
     print(f"project (write_shards, checked + fsync + atomic): {project:.1f} MB/s")
+    print(f"ratio_vs_reference={project / reference:.2f}")
+
+
+# ---------------------------------------------------------------- QA generation (issue 4 §2)
+
+
+def qa_inputs(per_country: int) -> tuple[dict, dict, dict]:
+    """Synthetic entities (tests/helpers/qa_inputs.py: every value type) with two images each."""
+    import random
+
+    from data_gen.qa import ImageRef
+    from tests.helpers.qa_inputs import COUNTRY_LANGUAGES, make_entity, value_items
+
+    rng, items = random.Random(0), value_items()
+    ranks = range(1, per_country + 1)
+    entities = {cc: [make_entity(rng, cc, rank, items) for rank in ranks] for cc in COUNTRY_LANGUAGES}
+    languages = {cc: (*langs, "en") for cc, langs in COUNTRY_LANGUAGES.items()}
+    provenance = {"file": "f.jpg", "url": "u", "author": "a", "license": "l", "placeholder": True}
+    images = {
+        cc: {e["qid"]: [ImageRef(f"images/{cc}/{e['qid']}-{i}.jpg", provenance) for i in range(2)] for e in ents}
+        for cc, ents in entities.items()
+    }
+    return entities, languages, images
+
+
+def qa_project(entities: dict, languages: dict, images: dict) -> int:
+    """The project's generator (data_gen.qa.QAGenerator): records built in memory; returns their number."""
+    from collections import Counter
+
+    from data_gen.properties import load_catalogue
+    from data_gen.qa import DistractorPools, QAGenerator, QASettings
+    from data_gen.qa_templates import load_language
+
+    templates = {lang: load_language(lang) for langs in languages.values() for lang in langs}
+    pools = DistractorPools(entities, templates)
+    generator = QAGenerator(QASettings(mcq_fraction=0.4), templates, pools, load_catalogue().pids)
+    count = 0
+    for cc in sorted(entities):
+        for _ in generator.country(cc, languages[cc], entities[cc], images[cc], Counter()):
+            count += 1
+    return count
+
+
+def _reference_text(fact: dict, language: str, bce: str) -> str | None:
+    from data_gen.values import ValueSkip, format_quantity, format_time, value_text
+
+    try:
+        if fact["type"] == "time":
+            return format_time.__wrapped__(fact["value"], language, bce).text  # Babel on every call
+        if fact["type"] == "quantity":
+            return format_quantity.__wrapped__(fact["value"], language).text
+        return value_text(fact, language, bce).text
+    except ValueSkip:
+        return None
+
+
+def qa_reference(entities: dict, languages: dict, images: dict) -> int:
+    """A straightforward per-pair implementation of the same job, for the ratio.
+
+    Per pair: format the value with Babel, fold and check the stem, filter the whole property pool
+    against the answer, `random.sample` three distractors, insert the answer at a random letter,
+    render the turns and build the record. Pools (text, folded text) are built once per (property, language).
+    """
+    import hashlib
+    import random
+    import unicodedata
+
+    from data_gen.qa_templates import load_language
+
+    def fold(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text)
+        return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+    rng, pools, count = random.Random(0), {}, 0
+    for cc in sorted(entities):
+        for entity in entities[cc]:
+            for fact in entity["facts"]:
+                for language in languages[cc]:
+                    template = load_language(language)
+                    stem = template.properties[fact["property"]].open[0]
+                    answer = _reference_text(fact, language, template.values["bce_year"])
+                    if answer is None or fold(answer) in fold(stem):
+                        continue
+                    key = (fact["property"], language)
+                    if key not in pools:
+                        texts = {_reference_text(f, language, template.values["bce_year"]) for ents in entities.values()
+                                 for e in ents for f in e["facts"] if f["property"] == fact["property"]}  # fmt: skip
+                        pools[key] = [(t, fold(t)) for t in sorted(t for t in texts if t)]
+                    record = {"id": hashlib.sha256(f"{entity['qid']}{fact}{language}".encode()).hexdigest()[:16],
+                              "qid": entity["qid"], "country": cc, "language": language, "answer": answer,
+                              "question": stem, "image": images[cc][entity["qid"]][0].path}  # fmt: skip
+                    record["conversations"] = [{"from": "human", "value": "<image>\n" + stem},
+                                               {"from": "gpt", "value": answer}]  # fmt: skip
+                    count += 1
+                    if rng.random() < 0.4:
+                        folded = fold(answer)
+                        candidates = [t for t, k in pools[key] if k != folded]
+                        if len(candidates) >= 3:
+                            choices = rng.sample(candidates, 3)
+                            choices.insert(rng.randrange(4), answer)
+                            options = "\n".join(f"{'ABCD'[i]}. {c}" for i, c in enumerate(choices))
+                            mcq = {**record, "choices": choices, "question_type": "mcq"}
+                            mcq["conversations"] = [
+                                {"from": "human", "value": f"<image>\n{stem}\n{options}\n{template.mcq.instruction}"},
+                                {"from": "gpt", "value": "ABCD"[choices.index(answer)]},
+                            ]
+                            count += 1
+    return count
+
+
+def _pairs_per_s(function: Callable[..., int], inputs: tuple) -> tuple[int, float]:
+    start = time.perf_counter()
+    count = function(*inputs)
+    return count, count / (time.perf_counter() - start)
+
+
+def qa_main(quick: bool, rounds: int) -> None:
+    """QA generation pairs/s on one core (pinned), project vs reference, alternating rounds, medians."""
+    import os
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    per_country, rounds = (60, 1) if quick else (500, rounds)
+    inputs = qa_inputs(per_country)
+    qa_project(*qa_inputs(5))  # warm imports and template loading for both
+    projects, references = [], []
+    for _ in range(rounds):
+        ref_pairs, reference = _pairs_per_s(qa_reference, inputs)
+        pairs, project = _pairs_per_s(qa_project, inputs)
+        references.append(reference)
+        projects.append(project)
+    project, reference = statistics.median(projects), statistics.median(references)
+    entities = sum(len(e) for e in inputs[0].values())
+    print(f"machine: {platform.machine()} python {platform.python_version()}; one core; {entities} entities")
+    print(f"reference (per pair: Babel, pool filter, random.sample): {ref_pairs} pairs, {reference:,.0f} pairs/s")
+    print(f"project (data_gen.qa.QAGenerator, tiered distractors): {pairs} pairs, {project:,.0f} pairs/s")
     print(f"ratio_vs_reference={project / reference:.2f}")
 
 

@@ -95,32 +95,34 @@ class BalancedPositions:
 
 
 def pick_distinct(rng: random.Random, tiers: Sequence[Sequence[Option]], excluded: set[str], k: int) -> list[str]:
-    """Up to `k` option texts drawn tier by tier, none of whose keys is excluded or repeated."""
+    """Up to `k` option texts drawn tier by tier, none of whose keys is excluded or repeated.
+
+    Within a tier: up to `2k + 2` uniform random draws (rejecting excluded or repeated keys), then, if
+    those were unlucky (a tier nearly all excluded), a scan of the whole tier from a random offset,
+    so a tier with enough usable options always yields them.
+    """
     chosen: list[str] = []
     taken = set(excluded)
+    random_ = rng.random
     for tier in tiers:
         n = len(tier)
-        if len(chosen) >= k or n == 0:
+        if n == 0:
             continue
-        if n <= 4 * k:
-            order: Iterable[int] = rng.sample(range(n), n)
-        else:  # large tier: a few random draws, then a full permutation only if they were unlucky
-            order = [int(rng.random() * n) for _ in range(3 * k)]
-        for index in order:
-            text, key = tier[index]
+        for _ in range(2 * k + 2):
+            text, key = tier[int(random_() * n)]
             if key not in taken:
                 taken.add(key)
                 chosen.append(text)
                 if len(chosen) == k:
                     return chosen
-        if n > 4 * k:
-            for index in rng.sample(range(n), n):
-                text, key = tier[index]
-                if key not in taken:
-                    taken.add(key)
-                    chosen.append(text)
-                    if len(chosen) == k:
-                        return chosen
+        start = int(random_() * n)
+        for step in range(n):
+            text, key = tier[(start + step) % n]
+            if key not in taken:
+                taken.add(key)
+                chosen.append(text)
+                if len(chosen) == k:
+                    return chosen
     return chosen
 
 
@@ -140,25 +142,39 @@ class DistractorPools:
         label_fallback: tuple[str, ...] = (),
     ) -> None:
         self.templates, self.fallback = templates, label_fallback
-        self.facts: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+        # pid -> distinct value -> (the value with labels merged over its occurrences, countries it occurs in)
+        self.values: dict[str, dict[tuple, tuple[dict[str, Any], dict[str, None]]]] = {}
         self.entities: list[tuple[str, Mapping[str, Any]]] = []
         for country in sorted(entities_by_country):
             for entity in entities_by_country[country]:
                 self.entities.append((country, entity))
                 for fact in entity.get("facts", ()):
-                    self.facts.setdefault(fact["property"], []).append((country, fact))
+                    self._add_value(country, fact)
         self._pools: dict[tuple[str, str], dict[str, _Pool]] = {}
         self._recognition: dict[str, dict[str, Any]] = {}
+
+    def _add_value(self, country: str, fact: Mapping[str, Any]) -> None:
+        """Index a distinct value once (labels of an item merged: each entity carries only its languages)."""
+        key = (fact.get("type"), fact.get("value"), fact.get("lang"))
+        per_property = self.values.setdefault(fact["property"], {})
+        if key not in per_property:
+            per_property[key] = ({**fact, "labels": dict(fact.get("labels") or {})}, {})
+        merged, countries = per_property[key]
+        for language, label in (fact.get("labels") or {}).items():
+            merged["labels"].setdefault(language, label)
+        countries[country] = None
 
     def _build(self, pid: str, language: str) -> dict[str, _Pool]:
         bce = self.templates[language].values.get("bce_year", "{year} BC")
         groups: dict[str, dict[str, dict[str, str]]] = {}  # group -> country -> key -> text
-        for country, fact in self.facts.get(pid, ()):
+        for fact, countries in self.values.get(pid, {}).values():
             try:
                 value = value_text(fact, language, bce, self.fallback)
             except ValueSkip:
                 continue
-            groups.setdefault(value.group, {}).setdefault(country, {}).setdefault(fold(value.text), value.text)
+            key = fold(value.text)
+            for country in countries:
+                groups.setdefault(value.group, {}).setdefault(country, {}).setdefault(key, value.text)
         pools = {}
         for group, per_country in groups.items():
             pool = _Pool()
@@ -249,7 +265,11 @@ def answer_in_question(stem: str, answer: str, aliases: Sequence[str]) -> bool:
     folded = fold(stem)
     if fold(answer) in folded:
         return True
-    return any(len(key) >= MIN_ALIAS_CHECK and key in folded for key in map(fold, aliases))
+    for alias in aliases:
+        key = fold(alias)
+        if len(key) >= MIN_ALIAS_CHECK and key in folded:
+            return True
+    return False
 
 
 class QAGenerator:
@@ -286,10 +306,10 @@ class QAGenerator:
             for question in entity_questions(entity, self.settings, self.known):
                 for language in languages:
                     image = refs[turn % len(refs)]
-                    made = list(self._pair(rng, positions, country, entity, question, language, image, counts))
+                    made = self._pair(rng, positions, country, entity, question, language, image, counts)
                     if made:
                         turn += 1
-                    yield from made
+                        yield from made
 
     def _answer(self, entity: Mapping[str, Any], question: Question, language: str) -> ValueText:
         if question.fact is None:
@@ -311,17 +331,18 @@ class QAGenerator:
         language: str,
         image: ImageRef,
         counts: Counter,
-    ) -> Iterator[Record]:
+    ) -> list[Record]:
         templates = self.templates.get(language)
         stems = templates.stems(question.pid) if templates else None
         if stems is None:
             counts["pair:no_template"] += 1
-            return
+            return []
         try:
             answer = self._answer(entity, question, language)
         except ValueSkip as skip:
             counts[f"pair:{skip.reason}"] += 1
-            return
+            return []
+        made: list[Record] = []
         make_mcq = rng.random() < self.settings.mcq_fraction
         for question_type in ("open", "mcq") if make_mcq else ("open",):
             variants = stems.for_type(question_type)
@@ -330,7 +351,7 @@ class QAGenerator:
             if answer_in_question(stem, answer.text, answer.aliases):
                 counts[f"{'pair' if question_type == 'open' else 'mcq'}:answer_in_question"] += 1
                 if question_type == "open":
-                    return
+                    return made
                 continue
             choices = None
             if question_type == "mcq":
@@ -339,7 +360,10 @@ class QAGenerator:
                     counts["mcq:too_few_distractors"] += 1
                     continue
             counts[f"kept:{question_type}"] += 1
-            yield self._record(country, entity, question, language, question_type, stem, index, answer, choices, image)
+            made.append(
+                self._record(country, entity, question, language, question_type, stem, index, answer, choices, image)
+            )
+        return made
 
     def _excluded(self, entity: Mapping[str, Any], question: Question, language: str, answer: ValueText) -> set[str]:
         keys = {fold(answer.text), *map(fold, answer.aliases)}
