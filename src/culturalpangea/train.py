@@ -123,8 +123,8 @@ def build_run(cfg: DictConfig, run_dir: Path) -> TrainingRun:
     if generations:
         extra.append(SampleGenerations(int(generations.every_n_steps), int(generations.num_samples),
                                        int(generations.get("max_new_tokens", 32)), run_dir))
-    callbacks = build_callbacks(cfg.callbacks, run_dir, extra)
     loggers = build_loggers(cfg.get("logger"), run_dir, run_id, config)
+    callbacks = build_callbacks(cfg.callbacks, run_dir, extra, has_logger=bool(loggers))
     trainer = build_trainer(cfg.trainer, int(cfg.global_batch_size), int(cfg.micro_batch_size), run_dir,
                             callbacks, loggers)
     return TrainingRun(trainer, module, datamodule, run_dir, run_id, preemption)

@@ -51,8 +51,9 @@ def world_size(trainer_cfg: Mapping[str, Any]) -> int:
     return devices_per_node(trainer_cfg) * int(trainer_cfg.get("num_nodes") or 1)
 
 
-def build_callbacks(callbacks_cfg: Mapping[str, Any], run_dir: Path, extra: list[Callback]) -> list[Callback]:
-    """Checkpointing and LR monitoring from the config, plus the callbacks the caller built."""
+def build_callbacks(callbacks_cfg: Mapping[str, Any], run_dir: Path, extra: list[Callback],
+                    has_logger: bool = True) -> list[Callback]:
+    """Checkpointing and LR monitoring (when something logs) from the config, plus the caller's callbacks."""
     callbacks: list[Callback] = list(extra)
     checkpoint = dict(callbacks_cfg.get("checkpoint") or {})
     if checkpoint:
@@ -64,7 +65,7 @@ def build_callbacks(callbacks_cfg: Mapping[str, Any], run_dir: Path, extra: list
             save_last=bool(checkpoint.get("save_last", True)),
             save_top_k=int(checkpoint.get("save_top_k", -1)),
         ))
-    if callbacks_cfg.get("lr_monitor"):
+    if callbacks_cfg.get("lr_monitor") and has_logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     return callbacks
 
