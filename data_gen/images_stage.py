@@ -20,6 +20,8 @@ country file, drop the journal, then delete files) keeps every intermediate stat
 
 Origins: `commons` (network, needs `user_agent`), `placeholder` (a local folder, generated
 deterministically, see placeholder_images.py) and `auto` = placeholder for `source=sample`.
+The ≤ 3-per-host limit holds per process: against Commons run this stage as one job (SLURM array
+tasks each get their own limit; with N tasks set `images.concurrency_per_host=1` and N ≤ 3).
 Images per entity are its P18 values (1–3, `entities.max_images`); pictures from the entity's
 Commons category (P373) are not fetched: they are less reliably of the entity itself.
 """
