@@ -11,10 +11,15 @@ Resume: a country's last part says so in its stats (`"last": true`); a country w
 0..last all exist is skipped without work. Otherwise its stream is regenerated (cheap and
 deterministic) and only missing parts are written. The skip counts of the stream are attributed to
 the part being filled when they occur, so per-part stats are identical on every run.
+
+A resume must be the same computation: `qa/settings.json` fingerprints the settings, the entity and
+image records and the template files; a re-run with any of them changed is refused with the
+differing keys named (remove `qa/` to regenerate), never mixing parts made two ways.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -26,10 +31,11 @@ from omegaconf import DictConfig
 
 from data_gen.atomic import remove_temp_files
 from data_gen.entities_stage import read_entities
+from data_gen.model_stage import check_fingerprint
 from data_gen.progress import format_table, progress
 from data_gen.properties import load_catalogue
 from data_gen.qa import DistractorPools, ImageRef, QAGenerator, QASettings, Record
-from data_gen.qa_templates import LanguageTemplates, load_language
+from data_gen.qa_templates import LanguageTemplates, load_language, template_path
 from data_gen.regions import load_regions
 from data_gen.runtime import DataGenError, config_dict, progress_enabled, selected_countries, settings_from
 from data_gen.stage_io import (
@@ -119,6 +125,23 @@ def write_country_parts(stage_dir: Path, country: str, records: Iterable[Record]
     return written
 
 
+def _digest(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def fingerprint(out_dir: Path, settings: QASettings, languages: Iterable[str]) -> dict[str, Any]:
+    """What a qa/ folder was made from: settings, input records, templates (JSON-normalised)."""
+    return {
+        "settings": json.loads(json.dumps(asdict(settings))),
+        "entities_sha256": _digest(sorted((out_dir / "entities").glob("*.jsonl"))),
+        "images_sha256": _digest(sorted((out_dir / "images").glob("*.jsonl"))),
+        "templates_sha256": _digest(template_path(lang) for lang in sorted(languages)),
+    }
+
+
 def _load_inputs(out_dir: Path) -> tuple[list[str], dict[str, list[dict[str, Any]]]]:
     manifest = require_complete(out_dir / "entities", "entities")
     require_complete(out_dir / "images", "images")
@@ -159,6 +182,7 @@ def run_qa(
     stage_dir = out_dir / STAGE
     stage_dir.mkdir(parents=True, exist_ok=True)
     remove_temp_files(stage_dir)
+    check_fingerprint(stage_dir, fingerprint(out_dir, settings, languages))
     per_country: dict[str, dict[str, Any]] = {}
     for code in progress(selected, desc="qa", unit="country", enabled=show_progress):
         if country_complete(stage_dir, code):

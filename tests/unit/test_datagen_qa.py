@@ -204,3 +204,15 @@ def test_pick_distinct_respects_tiers_and_exclusions() -> None:
     picked = pick_distinct(random.Random(0), [tier1, tier2], {"a"}, 3)
     assert picked[0] == "b" and len(set(picked)) == 3 and "a" not in picked
     assert pick_distinct(random.Random(0), [[("x", "x")]], set(), 3) == ["x"]
+
+
+def test_changed_settings_or_inputs_are_refused_not_mixed(tmp_path: Path) -> None:
+    out = write_inputs(tmp_path, per_country=4)
+    run_qa(out, QASettings())
+    run_qa(out, QASettings())  # same computation: fine
+    with pytest.raises(DataGenError, match="settings differ"):
+        run_qa(out, QASettings(mcq_fraction=0.9))
+    with (out / "entities" / "FR.jsonl").open("a") as handle:
+        handle.write("\n")
+    with pytest.raises(DataGenError, match="entities_sha256 differ"):
+        run_qa(out, QASettings())
