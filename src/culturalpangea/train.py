@@ -113,6 +113,7 @@ def build_run(cfg: DictConfig, run_dir: Path) -> TrainingRun:
         OmegaConf.to_container(data.sources, resolve=True), model.tokenizer, model.image_preprocessor,
         micro_batch_size=int(cfg.micro_batch_size), num_workers=int(data.num_workers),
         max_length=int(data.max_length), seed=int(data.seed), shuffle_buffer=int(data.shuffle_buffer),
+        packing=bool(data.get("packing", False)),
     )
     nan_guard = cfg.callbacks.get("nan_guard") or {}
     module = CulturalPangeaModule(model, components, plan, optim_config(cfg.optim), model.batch_to_model_inputs,

@@ -37,7 +37,7 @@ class ThroughputMonitor(L.Callback):
             torch.cuda.synchronize(pl_module.device)
         now = time.perf_counter()
         elapsed, self._last = now - (self._last or now), now
-        lengths = batch["attention_mask"].sum(dim=1).tolist()
+        lengths = batch.get("sequence_lengths") or batch["attention_mask"].sum(dim=1).tolist()
         crops = int(batch["crops_per_image"].sum()) if batch.get("crops_per_image") is not None else 0
         flops = self.flops_model.step_flops(lengths, crops * self.patch_tokens_per_crop) if self.flops_model else 0.0
         self.window.append((elapsed, len(lengths), int(sum(lengths)), flops))

@@ -17,7 +17,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from culturalpangea.data.collate import collate_samples
+from culturalpangea.data.collate import collate_packed, collate_samples
 from culturalpangea.data.image_processing import ImagePreprocessor
 from culturalpangea.data.processing import SampleProcessor
 from culturalpangea.data.sources import Source, load_sources
@@ -35,6 +35,7 @@ class ShardDataModule(L.LightningDataModule):
         max_length: int = 4096,
         seed: int = 0,
         shuffle_buffer: int = 1000,
+        packing: bool = False,
     ) -> None:
         super().__init__()
         self.source_config = sources
@@ -45,6 +46,7 @@ class ShardDataModule(L.LightningDataModule):
         self.max_length = max_length
         self.seed = seed
         self.shuffle_buffer = shuffle_buffer
+        self.packing = packing
         self.sources: list[Source] = []
         self.train_dataset: WeightedShardMixture | None = None
 
@@ -57,7 +59,8 @@ class ShardDataModule(L.LightningDataModule):
         """The stream for `epoch`, continued from `resume` positions that belong to that epoch."""
         self.setup()
         processor = SampleProcessor(self.tokenizer, self.image_preprocessor, self.max_length)
-        collate = partial(collate_samples, pad_token_id=self.tokenizer.pad_token_id)
+        collate = (partial(collate_packed, pad_token_id=self.tokenizer.pad_token_id, max_length=self.max_length)
+                   if self.packing else partial(collate_samples, pad_token_id=self.tokenizer.pad_token_id))
         dataset = WeightedShardMixture(
             self.sources, processor, collate, self.micro_batch_size, self.num_workers,
             seed=self.seed, shuffle_buffer=self.shuffle_buffer,

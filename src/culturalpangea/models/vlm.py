@@ -298,10 +298,16 @@ class VisionLanguageModel(nn.Module):
 
     @staticmethod
     def batch_to_model_inputs(batch: Mapping[str, Any]) -> dict[str, Any]:
-        """Collated batch (data/collate.py) → forward kwargs for training (loss only, no logits)."""
+        """Collated batch (data/collate.py) → forward kwargs for training (loss only, no logits).
+
+        A packed batch carries `position_ids` that restart per sample; it goes in without a 2-D
+        mask, so transformers derives the block-diagonal causal mask (or varlen flash-attention).
+        """
+        packed = batch.get("position_ids") is not None
         return {
             "input_ids": batch["input_ids"],
-            "attention_mask": batch["attention_mask"],
+            "attention_mask": None if packed else batch["attention_mask"],
+            "position_ids": batch.get("position_ids"),
             "labels": batch.get("labels"),
             "pixel_values": batch.get("pixel_values"),
             "crops_per_image": batch.get("crops_per_image"),
