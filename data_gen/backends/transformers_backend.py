@@ -147,7 +147,7 @@ class TransformersYesNoScorer:
             images = [Image.open(io.BytesIO(requests[i].jpeg)).convert("RGB") for i in batch]
             encoded = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
             encoded = encoded.to(self.device, dtype=self.dtype)  # casts floating tensors only
-            logits = self.model(**encoded).logits[:, -1, :].float()
+            logits = self.model(**encoded, logits_to_keep=1).logits[:, -1, :].float()
             # p_yes / (p_yes + p_no) in log space: the softmax normaliser cancels, nothing underflows.
             margin = torch.logsumexp(logits[:, self.yes_ids], -1) - torch.logsumexp(logits[:, self.no_ids], -1)
             scores += [Score(float(p), "logits") for p in torch.sigmoid(margin)]
