@@ -60,6 +60,49 @@ SAMPLE_STATS = Step(
 )
 
 
+def _data_report(out: Path) -> str:
+    """Dataset statistics of `stage=all` (data_gen/misc_stages.py), charts linked from the report."""
+    data = out / "data"
+    stats = json.loads((data / "shards" / "stats" / "stats.json").read_text(encoding="utf-8"))
+    stages = {name: json.loads((data / name / "manifest.json").read_text(encoding="utf-8"))
+              for name in ("qa", "refine", "filter")}  # fmt: skip
+    counts = stats["counts"]
+    lines = [
+        "## Dataset (`python -m data_gen stage=all out_dir=<demo>/data`)",
+        f"{stats['total_samples']:,} samples ({counts['question_type'].get('open', 0):,} open-ended, "
+        f"{counts['question_type'].get('mcq', 0):,} multiple-choice) in {len(counts['language'])} languages "
+        f"and {len(counts['country'])} countries; shards in `{data / 'shards' / 'open'}` and "
+        f"`{data / 'shards' / 'mcq'}` (the training sources of `configs/data/demo.yaml`). Images are "
+        "deterministic placeholders for the sample's Commons files.",
+        "",
+        "| stage | records in | records out | outcomes |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for name, manifest in stages.items():
+        reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(manifest.get("reasons", {}).items()))
+        lines.append(f"| {name} | {manifest['records_in']:,} | {manifest['records_out']:,} | {reasons} |")
+    for name, title in (("language", "Samples per language"), ("country", "Samples per country"),
+                        ("question_type", "Samples per question type"), ("property", "Samples per property"),
+                        ("images_per_country", "Images per country")):  # fmt: skip
+        table = counts.get(name) or {}
+        rows = sorted(table.items(), key=lambda item: (-item[1], item[0]))
+        shown = rows[:15]
+        lines += ["", f"### {title}", "", f"| {name} | count |", "| --- | ---: |"]
+        lines += [f"| {key} | {value:,} |" for key, value in shown]
+        if len(rows) > len(shown):
+            lines.append(f"| … {len(rows) - len(shown)} more | {sum(v for _, v in rows[len(shown):]):,} |")
+        lines += ["", f"![{title}](data/shards/stats/{name}.png)"]
+    return "\n".join(lines)
+
+
+DATA = Step(
+    name="data",
+    command=lambda out: [PY, "-m", "data_gen", "stage=all", f"out_dir={out / 'data'}", "shards.max_samples=500"],
+    done=lambda out: (out / "data" / "shards" / "stats" / "stats.json").exists(),
+    report=_data_report,
+)
+
+
 def _eval_command(out: Path) -> list[str]:
     # No trained checkpoint in the demo yet: evaluate a tiny random LlavaNext built from the tiny tokenizer.
     tiny = out / "tiny_models"
@@ -79,6 +122,7 @@ def _available() -> list[Step]:
     steps = []
     if (Path(__file__).resolve().parents[2] / "data_gen" / "sample" / "wikidata_sample.ttl.gz").exists():
         steps.append(SAMPLE_STATS)
+        steps.append(DATA)
     steps.append(TINY_MODELS)
     steps.append(EVAL)  # last: the report ends with the evaluation table
     return steps
