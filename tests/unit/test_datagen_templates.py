@@ -44,12 +44,24 @@ def test_every_catalogue_property_has_stems_in_every_language(language: str) -> 
     assert "{year}" in templates.values["bce_year"]
 
 
-def test_provenance_marks_english_and_the_sample_languages_hand_checked() -> None:
-    from data_gen.sample_store import sample_path
+SAMPLE_COUNTRIES = """PREFIX wdt: <http://www.wikidata.org/prop/direct/>
+SELECT ?country (COUNT(DISTINCT ?item) AS ?n) WHERE {
+  ?item wdt:P18 ?image . VALUES ?link { wdt:P17 wdt:P495 wdt:P27 wdt:P2596 } ?item ?link ?country .
+} GROUP BY ?country"""
 
+
+def test_english_and_the_languages_of_the_sample_countries_are_hand_checked() -> None:
+    from data_gen.sample_store import load_sample_store
+
+    regions = load_regions()
+    known = {country.qid: country for country in regions.countries}
+    solutions = load_sample_store().query(SAMPLE_COUNTRIES)
+    rows = [(s["country"].value.rsplit("/", 1)[-1], int(s["n"].value)) for s in solutions]
+    countries = [known[qid] for qid, items in rows if qid in known and items >= 2]  # 1 item: an incidental link
+    assert len(countries) >= 10
+    sample_languages = {lang for country in countries for lang in country.languages} | {"en"}
     hand = {lang for lang in LANGUAGES if load_language(lang).hand_checked}
-    assert {"en", "fr", "ja"} <= hand
-    assert sample_path().exists()
+    assert sample_languages <= hand, sorted(sample_languages - hand)
     for language in set(LANGUAGES) - hand:
         assert load_language(language).provenance == "machine-translated, unreviewed"
     assert load_language("en").provenance == PROVENANCE_HAND_CHECKED
