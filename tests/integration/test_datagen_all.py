@@ -1,12 +1,13 @@
-"""`kill -9` at random moments during `python -m data_gen stage=all` on the embedded default, then re-runs.
+"""`python -m data_gen stage=all` on the embedded default: what it produces, and `kill -9` at random moments.
 
-Each experiment starts a fresh out_dir, kills the CLI at uniformly random moments of an undisturbed
-run's duration (several times in a row), then lets it finish. The result must be the undisturbed
-run's shards byte for byte (sha256 of every tar, sizes.json and manifest.json), with no temp file
-anywhere, no duplicate sample and `stage=validate` passing. Refinement and filtering run with
-`backend=none` (their real stage code, no model) so one run takes seconds; model-backed resume is
-tested by their own suites. Fast suite: one run killed 3 times in a row; soak (`-m slow`): 20 runs
-killed once each, at uniformly random moments.
+The undisturbed run must give ≥ 1,000 samples in ≥ 6 languages, no open-ended answer inside its
+question, and shards that read back with `webdataset` and HF `datasets`. For the kills, each
+experiment starts a fresh out_dir, kills the CLI at uniformly random moments of an undisturbed
+run's duration, then lets it finish. The result must be the undisturbed run's shards byte for byte
+(sha256 of every tar, sizes.json and manifest.json), with no temp file anywhere, no duplicate sample
+and `stage=validate` passing. Refinement and filtering run with `backend=none` (their real stage
+code, no model) so one run takes seconds; model-backed resume is tested by their own suites.
+Fast suite: one run killed 3 times in a row; soak (`-m slow`): 20 runs killed once each.
 """
 
 from __future__ import annotations
@@ -94,6 +95,31 @@ def _keys(folder: Path) -> list[str]:
         with tarfile.open(shard) as tar:
             keys += [m.name[: -len(".json")] for m in tar if m.name.endswith(".json")]
     return keys
+
+
+def test_embedded_default_output_reads_back_and_never_leaks_the_answer(reference, tmp_path: Path) -> None:
+    import webdataset as wds
+    from datasets import load_dataset
+
+    from data_gen.values import fold
+
+    out = reference[0]
+    languages, total = set(), 0
+    for folder in ("open", "mcq"):
+        files = sorted(str(p) for p in (out / "shards" / folder).glob("*.tar"))
+        manifest = json.loads((out / "shards" / folder / "manifest.json").read_text())
+        samples = [json.loads(s["json"]) for s in wds.WebDataset(files, shardshuffle=False)]
+        assert len(samples) == manifest["total_samples"] > 0
+        cache = str(tmp_path / folder)
+        dataset = load_dataset("webdataset", data_files={"train": files}, split="train", cache_dir=cache)
+        assert len(dataset) == len(samples) and dataset[0]["json"]["id"] == samples[0]["id"]
+        for sample in samples:
+            languages.add(sample["language"])
+            if folder == "open":
+                human = sample["conversations"][0]["value"]
+                assert fold(sample["answer"]) not in fold(human), sample["id"]
+        total += len(samples)
+    assert total >= 1000 and len(languages) >= 6
 
 
 def test_kill9_during_stage_all_then_rerun_gives_identical_shards(reference, tmp_path: Path) -> None:
