@@ -9,6 +9,10 @@ so that costs little) because its input may have changed. A run killed at any mo
 resumes where it stopped: finished stages are skipped, the interrupted one skips its finished parts
 (stage_io parts, shard digests, image statuses) and leftover temp files are removed by each writer.
 
+A done marker says a stage finished, not with which settings: to redo a finished stage with other
+settings or countries, run that stage directly (`stage=<name>`; qa, refine and filter refuse to mix
+settings in one folder) or use a fresh out_dir.
+
 The order is `all.stages` in configs/data_gen.yaml, so ablations can drop stages (template-only data:
 `all.stages=[entities,images,qa,shards,stats] shards.input=qa`). A stage that returns without its
 marker (e.g. `qa` for a subset of the countries) stops the run with that named.
