@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from data_gen.qa_format import conversations
+from data_gen.qa_format import human_turn
 from data_gen.qa_templates import LanguageTemplates, template_id
 from data_gen.values import ValueSkip, ValueText, fold, value_text
 
@@ -51,6 +51,9 @@ MIN_ALIAS_CHECK = 4  # aliases shorter than this are not searched for in the ste
 
 Record = dict[str, Any]
 Option = tuple[str, str]  # (text, folded key)
+OPEN_ONLY, OPEN_AND_MCQ = ("open",), ("open", "mcq")
+KEPT_REASON = {"open": "kept:open", "mcq": "kept:mcq"}
+LEAK_REASON = {"open": "pair:answer_in_question", "mcq": "mcq:answer_in_question"}
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,7 @@ class QAGenerator:
     ) -> None:
         self.settings, self.templates, self.pools = settings, templates, pools
         self.known = set(known_properties)
+        self.bce = {lang: t.values.get("bce_year", "{year} BC") for lang, t in templates.items()}
 
     def country(
         self,
@@ -318,8 +322,7 @@ class QAGenerator:
                 raise ValueSkip("entity_label_missing")
             aliases = tuple(a for a in (entity.get("aliases") or {}).get(language, ()) if a != label)
             return ValueText(label, aliases, "entity")
-        bce = self.templates[language].values.get("bce_year", "{year} BC")
-        return value_text(question.fact, language, bce, self.settings.label_fallback)
+        return value_text(question.fact, language, self.bce[language], self.settings.label_fallback)
 
     def _pair(
         self,
@@ -343,26 +346,26 @@ class QAGenerator:
             counts[f"pair:{skip.reason}"] += 1
             return []
         made: list[Record] = []
-        make_mcq = rng.random() < self.settings.mcq_fraction
-        for question_type in ("open", "mcq") if make_mcq else ("open",):
-            variants = stems.for_type(question_type)
+        for question_type in OPEN_AND_MCQ if rng.random() < self.settings.mcq_fraction else OPEN_ONLY:
+            variants = stems.mcq if question_type == "mcq" else stems.open
             index = rng.randrange(len(variants)) if len(variants) > 1 else 0
             stem = variants[index]
             if answer_in_question(stem, answer.text, answer.aliases):
-                counts[f"{'pair' if question_type == 'open' else 'mcq'}:answer_in_question"] += 1
+                counts[LEAK_REASON[question_type]] += 1
                 if question_type == "open":
                     return made
                 continue
-            choices = None
+            choices, position = None, 0
             if question_type == "mcq":
-                choices = self._choices(rng, positions, country, entity, question, language, answer)
-                if choices is None:
+                picked = self._choices(rng, positions, country, entity, question, language, answer)
+                if picked is None:
                     counts["mcq:too_few_distractors"] += 1
                     continue
-            counts[f"kept:{question_type}"] += 1
-            made.append(
-                self._record(country, entity, question, language, question_type, stem, index, answer, choices, image)
-            )
+                choices, position = picked
+            counts[KEPT_REASON[question_type]] += 1
+            record = self._record(country, entity, question, language, question_type, stem, index, answer, image)
+            self._render(record, templates, choices, position)
+            made.append(record)
         return made
 
     def _excluded(self, entity: Mapping[str, Any], question: Question, language: str, answer: ValueText) -> set[str]:
@@ -373,8 +376,7 @@ class QAGenerator:
         for fact in question.all_facts:
             if fact is not question.fact:
                 try:
-                    other = value_text(fact, language, self.templates[language].values.get("bce_year", "{year} BC"),
-                                       self.settings.label_fallback)
+                    other = value_text(fact, language, self.bce[language], self.settings.label_fallback)
                 except ValueSkip:
                     continue
                 keys.add(fold(other.text))
@@ -389,7 +391,7 @@ class QAGenerator:
         question: Question,
         language: str,
         answer: ValueText,
-    ) -> list[str] | None:
+    ) -> tuple[list[str], int] | None:
         if question.fact is None:
             tiers = self.pools.recognition_tiers(language, country, entity.get("classes", ()))
         else:
@@ -399,7 +401,7 @@ class QAGenerator:
         if len(distractors) < wanted:
             return None
         position = positions.next()
-        return [*distractors[:position], answer.text, *distractors[position:]]
+        return [*distractors[:position], answer.text, *distractors[position:]], position
 
     def _record(
         self,
@@ -411,7 +413,6 @@ class QAGenerator:
         stem: str,
         stem_index: int,
         answer: ValueText,
-        choices: list[str] | None,
         image: ImageRef,
     ) -> Record:
         pid_key = question.pid or RECOGNITION_KEY
@@ -434,7 +435,15 @@ class QAGenerator:
                 "image": image.provenance,
             },
         }
+        return record
+
+    @staticmethod
+    def _render(record: Record, templates: LanguageTemplates, choices: list[str] | None, position: int) -> None:
+        """Add choices and the rendered turns (qa_format's renderer, fed the known answer position)."""
+        fmt = templates.mcq
+        gpt = record["answer"]
         if choices is not None:
             record["choices"] = choices
-        record["conversations"] = conversations(record)
-        return record
+            gpt = fmt.letters[position]
+        human = human_turn(record["question"], choices, fmt)
+        record["conversations"] = [{"from": "human", "value": human}, {"from": "gpt", "value": gpt}]

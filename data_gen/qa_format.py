@@ -38,14 +38,16 @@ def answer_letter(record: Record) -> str:
     return mcq_format(record["language"]).letters[index]
 
 
+def human_turn(stem: str, choices: list[str] | None, fmt: McqFormat, with_image: bool = True) -> str:
+    """The human turn from its parts: `<image>\\n` + stem, then for mcq the options and instruction."""
+    body = stem if choices is None else "\n".join([stem, *fmt.render_options(choices), fmt.instruction])
+    return f"{IMAGE_PLACEHOLDER}\n{body}" if with_image else body
+
+
 def render_human_turn(record: Record) -> str:
     """`<image>\\n` + stem (+ options and instruction for mcq), as the human turn's value."""
-    lines = [record["question"]]
-    if record["question_type"] == "mcq":
-        fmt = mcq_format(record["language"])
-        lines += [*fmt.render_options(record["choices"]), fmt.instruction]
-    body = "\n".join(lines)
-    return f"{IMAGE_PLACEHOLDER}\n{body}" if record.get("image", True) else body
+    choices = record["choices"] if record["question_type"] == "mcq" else None
+    return human_turn(record["question"], choices, mcq_format(record["language"]), bool(record.get("image", True)))
 
 
 def render_gpt_turn(record: Record) -> str:

@@ -14,6 +14,7 @@ import pytest
 
 from data_gen.contract import KEY_PATTERN, check_sample
 from data_gen.qa import QASettings, answer_in_question, pick_distinct
+from data_gen.qa_format import conversations
 from data_gen.qa_stage import country_complete, run_qa
 from data_gen.runtime import DataGenError
 from data_gen.stage_io import iter_records, list_parts
@@ -48,6 +49,7 @@ def test_records_follow_the_contract_and_the_record_format(generated) -> None:
         assert KEY_PATTERN.match(record["id"])
         assert check_sample(record, has_image=True) is None, record["id"]
         assert record["conversations"][0]["value"].startswith("<image>\n" + record["question"])
+        assert record["conversations"] == conversations(record)  # the generator's fast path = qa_format
         assert set(record["provenance"]) == {"template", "refined", "filter_score", "image"}
         assert set(record["provenance"]["image"]) == {"file", "url", "author", "license", "placeholder"}
         assert record["image"].startswith(f"images/{record['country']}/")
