@@ -55,6 +55,7 @@ bench-quick: $(STAMP)
 	$(PY) benchmarks/data_gen.py --quick
 	$(PY) benchmarks/data_gen.py --sparql --quick
 	$(PY) benchmarks/data_gen.py --images --quick
+	$(PY) benchmarks/data_gen.py --qa --quick
 	$(PY) benchmarks/refine_client.py --quick
 
 lint: $(STAMP)
