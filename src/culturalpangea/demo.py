@@ -6,7 +6,11 @@ wrote into `<out_dir>/REPORT.md` (dataset statistics, training loss, evaluation 
 step stops the demo with its log tail and a non-zero exit. Steps are skipped when their output is
 already complete, so a second `make demo` is quick; `fresh=true` starts over.
 
-Usage: `python -m culturalpangea.demo [out_dir=outputs/demo] [fresh=true]`
+Usage: `python -m culturalpangea.demo [out_dir=outputs/demo] [fresh=true] [size=full|small]`
+
+`size=small` runs the same steps on two of the sample's countries (Japan, India: still seven
+languages) and a few training steps; the test suite uses it so that `make test` stays well
+within its time budget while going through every step.
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ class Step:
     command: Callable[[Path], list[str]]
     done: Callable[[Path], bool]
     report: Callable[[Path], str]
+    small_args: tuple[str, ...] = ()  # appended for `size=small` (the test suite's run of the demo)
 
 
 @dataclass
 class DemoRun:
     out_dir: Path
+    small: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     sections: list[str] = field(default_factory=list)
 
@@ -45,7 +51,7 @@ def _run_step(step: Step, run: DemoRun) -> None:
         print(f"[demo] {step.name}: already complete, reusing it")
         run.timings[step.name] = 0.0
     else:
-        command = step.command(run.out_dir)
+        command = [*step.command(run.out_dir), *(step.small_args if run.small else ())]
         print(f"[demo] {step.name}: {' '.join(command)}", flush=True)
         start = time.monotonic()
         with open(logs / f"{step.name}.log", "w", encoding="utf-8") as log_file:
@@ -72,11 +78,11 @@ def _write_report(run: DemoRun) -> Path:
 
 
 def _parse_args(argv: list[str]) -> dict[str, str]:
-    options = {"out_dir": "outputs/demo", "fresh": "false"}
+    options = {"out_dir": "outputs/demo", "fresh": "false", "size": "full"}
     for arg in argv:
         key, sep, value = arg.partition("=")
         if not sep or key not in options:
-            raise SystemExit(f"unknown argument {arg!r}; expected out_dir=<dir> or fresh=true|false")
+            raise SystemExit(f"unknown argument {arg!r}; expected out_dir=<dir>, fresh=true|false, size=full|small")
         options[key] = value
     return options
 
@@ -94,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     if options["fresh"].lower() == "true" and out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    run = DemoRun(out_dir)
+    if options["size"] not in ("full", "small"):
+        raise SystemExit(f"size={options['size']!r}: expected full or small")
+    run = DemoRun(out_dir, small=options["size"] == "small")
     start = time.monotonic()
     for step in demo_steps():
         _run_step(step, run)
