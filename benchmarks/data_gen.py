@@ -215,7 +215,7 @@ def qa_main(quick: bool, rounds: int) -> None:
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    per_country, rounds = (60, 1) if quick else (500, rounds)
+    per_country, rounds = (150, 1) if quick else (500, rounds)
     inputs = qa_inputs(per_country)
     qa_project(*qa_inputs(5))  # warm imports and template loading for both
     projects, references = [], []
