@@ -105,7 +105,7 @@ def test_cli_entities_and_images_on_the_embedded_sample_match_the_endpoint_run(o
     images = run_cli("stage=images", f"out_dir={sample_dir}")
     elapsed = time.monotonic() - start
     assert entities.returncode == 0 and images.returncode == 0, entities.stderr + images.stderr
-    assert elapsed < 45  # the demo runs both; typically ~7 s on 2 cores
+    assert elapsed < 60  # the demo runs both: ~7 s on 2 idle cores, ~24 s with the machine shared
     manifest = json.loads((sample_dir / "entities" / "manifest.json").read_text())
     assert manifest["total_entities"] >= 200 and manifest["run"]["sparql"]["label_queries"] <= 4
     served = run_cli(
