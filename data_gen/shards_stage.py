@@ -7,6 +7,11 @@
 - **Two folders**, one per question type, because the training mixture weighs open-ended and
   multiple-choice data as separate sources (`configs/data/*.yaml`). Each has its tars, `sizes.json`
   and `manifest.json` (counts per language, country, property, question type; data_gen/shards.py).
+- **A held-out split**, `shards/heldout/` (both question types): every record of the entities whose
+  keyed hash of the QID falls under `heldout_fraction`. Held out *by entity*, not by record, so
+  neither the entity's images nor any of its facts are seen in training; the in-domain evaluation
+  (`culturalpangea.eval`, benchmark `culturalground`) reads it. Records without a QID (imports)
+  are never held out.
 - **Order**: samples are written in record-ID order. QA IDs start with a keyed hash (data_gen/qa.py),
   so a shard is a pseudo-random mix of countries, languages and properties, not one country's run,
   and the order is a pure function of the records: a re-run writes byte-identical tars.
@@ -44,6 +49,7 @@ from data_gen.stage_io import PartRef, list_parts, require_complete
 STAGE = "shards"
 INPUT_STAGES = ("filter", "refine", "qa")
 DROPPED_FIELDS = ("question", "image", "answer_aliases")
+HELDOUT = "heldout"
 MAX_OPEN_FILES = 64
 
 
@@ -54,10 +60,13 @@ class ShardsSettings:
     input: str = "filter"
     max_samples: int = 10_000
     max_bytes: int = 1_000_000_000
+    heldout_fraction: float = 0.02
 
     def __post_init__(self) -> None:
         if self.input not in INPUT_STAGES:
             raise ValueError(f"shards.input must be one of {INPUT_STAGES}, got {self.input!r}")
+        if not 0.0 <= self.heldout_fraction < 1.0:
+            raise ValueError(f"shards.heldout_fraction must be in [0, 1), got {self.heldout_fraction}")
         ShardSpec(self.max_samples, self.max_bytes)  # validates the sizes
 
 
@@ -66,6 +75,14 @@ class IndexEntry:
     key: str
     part: int
     offset: int
+
+
+def is_held_out(qid: Any, fraction: float) -> bool:
+    """Whether an entity belongs to the held-out split (a keyed hash: stable across runs and machines)."""
+    if not isinstance(qid, str) or fraction <= 0:
+        return False
+    digest = hashlib.sha256(f"culturalground-heldout/{qid}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
 def shard_sample_fields(record: dict[str, Any]) -> dict[str, Any]:
@@ -85,9 +102,10 @@ def _image_path(out_dir: Path, record: dict[str, Any], where: str) -> Path:
     return path
 
 
-def build_index(out_dir: Path, in_dir: Path, parts: list[PartRef]) -> dict[str, list[IndexEntry]]:
-    """Per question type, the sorted (ID, part, offset) of every record; every image path checked."""
-    index: dict[str, list[IndexEntry]] = {qt: [] for qt in QUESTION_TYPES}
+def build_index(out_dir: Path, in_dir: Path, parts: list[PartRef], heldout_fraction: float = 0.0
+                ) -> dict[str, list[IndexEntry]]:
+    """Per output folder (question type, or `heldout`), the sorted (ID, part, offset) of every record."""
+    index: dict[str, list[IndexEntry]] = {qt: [] for qt in (*QUESTION_TYPES, HELDOUT)}
     seen: set[str] = set()
     for number, ref in enumerate(parts):
         path = ref.path(in_dir)
@@ -101,13 +119,14 @@ def build_index(out_dir: Path, in_dir: Path, parts: list[PartRef]) -> dict[str, 
                         key, question_type = record["id"], record["question_type"]
                     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
                         raise DataGenError(f"{where}: not a QA record ({error})") from None
-                    if question_type not in index:
+                    if question_type not in QUESTION_TYPES:
                         raise DataGenError(f"{where}: record {key!r} has question_type {question_type!r}")
                     if key in seen:
                         raise DataGenError(f"{where}: record {key!r} appears twice in {in_dir.name}/")
                     seen.add(key)
                     _image_path(out_dir, record, where)
-                    index[question_type].append(IndexEntry(key, number, offset))
+                    folder = HELDOUT if is_held_out(record.get("qid"), heldout_fraction) else question_type
+                    index[folder].append(IndexEntry(key, number, offset))
                 offset += len(line)
     return {qt: sorted(entries) for qt, entries in index.items()}
 
@@ -146,7 +165,7 @@ def run_shards(out_dir: Path, settings: ShardsSettings) -> dict[str, Any]:
     in_dir = out_dir / settings.input
     require_complete(in_dir, settings.input)
     parts = list_parts(in_dir)
-    index = build_index(out_dir, in_dir, parts)
+    index = build_index(out_dir, in_dir, parts, settings.heldout_fraction)
     reader = _RecordReader([ref.path(in_dir) for ref in parts])
     folders: dict[str, Any] = {}
     try:
@@ -178,7 +197,7 @@ def summary_table(result: dict[str, Any]) -> str:
         [qt, entry["samples"], entry["shards"], result["this_run"][qt]["written"], result["this_run"][qt]["reused"]]
         for qt, entry in result["folders"].items()
     ]
-    title = f"shards: from {result['input']}/ into shards/open and shards/mcq"
+    title = f"shards: from {result['input']}/ into shards/open, shards/mcq and shards/heldout"
     return format_table(["folder", "samples", "shards", "written", "reused"], rows, title=title)
 
 

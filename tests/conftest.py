@@ -57,7 +57,6 @@ def sample_store():
 def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `oxigraph serve` on loopback loaded with the sample; yields its SPARQL query URL."""
     from data_gen.sample_store import sample_turtle_bytes
-
     from tests.helpers.oxigraph_server import OxigraphServer
 
     with OxigraphServer(tmp_path_factory.mktemp("oxigraph")) as server:

@@ -25,13 +25,14 @@ from tests.helpers.datagen_config import datagen_config
 from tests.helpers.qa_inputs import tiny_jpeg, write_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = ShardsSettings(input="qa", max_samples=150, heldout_fraction=0.1)
 
 
 @pytest.fixture(scope="module")
 def sharded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = write_inputs(tmp_path_factory.mktemp("shards"), per_country=12)
     run_qa(out, QASettings(mcq_fraction=0.5))
-    run_shards(out, ShardsSettings(input="qa", max_samples=150))
+    run_shards(out, SETTINGS)
     return out
 
 
@@ -39,14 +40,18 @@ def _hashes(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.tar"))}
 
 
-def test_two_folders_hold_every_record_once_in_id_order(sharded: Path) -> None:
+def test_the_folders_hold_every_record_once_in_id_order_with_entities_held_out(sharded: Path) -> None:
     records = {r["id"]: r for r in iter_records(sharded / "qa")}
     seen = {}
-    for question_type in ("open", "mcq"):
+    folder_of_entity: dict[str, set[str]] = {}
+    for question_type in ("open", "mcq", "heldout"):
         folder = sharded / "shards" / question_type
         manifest = json.loads((folder / "manifest.json").read_text())
-        assert len(manifest["shards"]) > 1
-        assert manifest["counts"]["question_type"] == {question_type: manifest["total_samples"]}
+        if question_type == "heldout":
+            assert 0 < manifest["total_samples"] < len(records) // 5
+        else:
+            assert len(manifest["shards"]) > 1
+            assert manifest["counts"]["question_type"] == {question_type: manifest["total_samples"]}
         keys = []
         for sample in wds.WebDataset(sorted(str(p) for p in folder.glob("*.tar")), shardshuffle=False):
             sample_json = json.loads(sample["json"])
@@ -54,10 +59,12 @@ def test_two_folders_hold_every_record_once_in_id_order(sharded: Path) -> None:
             seen[sample["__key__"]] = sample_json
             assert not set(DROPPED_FIELDS) & set(sample_json)
             source = records[sample["__key__"]]
+            folder_of_entity.setdefault(source["qid"], set()).add("heldout" if question_type == "heldout" else "train")
             assert sample_json["conversations"] == source["conversations"]
             assert sample["jpg"] == (sharded / source["image"]).read_bytes()
         assert keys == sorted(keys)
     assert set(seen) == set(records)
+    assert all(len(folders) == 1 for folders in folder_of_entity.values())  # held out by entity, never split
     countries_in_first_shard = {v["country"] for v in list(seen.values())[:150]}
     assert len(countries_in_first_shard) > 1  # hash-prefixed IDs mix countries within a shard
 
@@ -80,7 +87,7 @@ def test_rerun_is_byte_identical_and_repairs_damage(sharded: Path) -> None:
     victim = sorted(folder.glob("*.tar"))[1]
     victim.write_bytes(victim.read_bytes()[:1000])
     (folder / f".{victim.name}.tmp").write_bytes(b"partial")
-    run_shards(sharded, ShardsSettings(input="qa", max_samples=150))
+    run_shards(sharded, SETTINGS)
     assert _hashes(folder) == before
     assert not list(folder.glob(".*.tmp"))
 

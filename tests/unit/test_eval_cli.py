@@ -84,7 +84,9 @@ def test_the_demo_ends_with_the_evaluation_step(tmp_path):
     last = STEPS[-1]
     assert last.name == "eval"
     command = last.command(tmp_path)
-    assert command[1:3] == ["-m", "culturalpangea.eval.demo"] and "--build-tiny-from" in command
+    assert command[1:3] == ["-m", "culturalpangea.eval.demo"]
+    assert command[3] == str(tmp_path / "train" / "export" / "project")  # the checkpoint the demo trained
+    assert command[command.index("--manifest") + 1].endswith("manifest.json")
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "EVAL_TABLE.md").write_text("## Evaluation\n\n| benchmark |\n")
     assert last.done(tmp_path) and last.report(tmp_path).startswith("## Evaluation")
