@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import tarfile
 from collections import Counter
 from functools import partial
@@ -16,6 +17,7 @@ from culturalpangea.data import wds_pipeline
 from culturalpangea.data.collate import collate_samples
 from culturalpangea.data.image_processing import SingleResolutionPreprocessor
 from culturalpangea.data.processing import SampleProcessor
+from culturalpangea.data.skips import take_skip_counts
 from culturalpangea.data.sources import SourceError, load_sources
 from culturalpangea.data.wds_pipeline import WeightedShardMixture
 from data_gen.shards import ShardSample, ShardSpec, write_shards
@@ -164,3 +166,17 @@ def test_text_only_and_too_long_samples(tmp_path, tiny_tokenizer):
     batch = collate_samples([processed], tiny_tokenizer.pad_token_id)
     assert batch["pixel_values"] is None and batch["images_per_sample"].tolist() == [0]
     assert batch["input_ids"].dtype == torch.long
+
+
+def test_a_shard_folder_that_vanishes_mid_run_is_counted_then_a_clear_error(tmp_path, tiny_tokenizer):
+    folder = _source_folder(tmp_path, "vanishing", 64)
+    dataset = _dataset(tmp_path, tiny_tokenizer, sources={"vanishing": {"path": folder, "weight": 1.0}})
+    stream = iter(dataset)
+    next(stream)
+    shutil.rmtree(folder)
+    skipped = Counter()
+    with pytest.raises(wds_pipeline.SourceUnreadableError, match=r"'vanishing'.*no longer exist.*vanish"):
+        for batch in stream:
+            skipped.update(batch["skip_counts"])
+    skipped.update(take_skip_counts())  # the counts since the last batch, still in this process
+    assert skipped["tar:FileNotFoundError"] >= 1

@@ -16,6 +16,7 @@ very samples an uninterrupted run would have seen next (given the same world siz
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,6 +27,10 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from culturalpangea.data.sources import Source, normalised_weights
 from culturalpangea.data.tar_reader import tar_samples
+
+
+class SourceUnreadableError(RuntimeError):
+    """A source yields nothing at all (its shards vanished or all are broken): training cannot go on."""
 
 
 def _rank_and_world() -> tuple[int, int]:
@@ -104,7 +109,11 @@ class WeightedShardMixture(IterableDataset):
                 produced += 1
                 yield sample
             if produced == 0:
-                raise RuntimeError(f"source {source.name!r}: a full pass over {len(mine)} shards gave no samples")
+                missing = sum(not os.path.exists(url) for url, _ in mine if "://" not in url)
+                raise SourceUnreadableError(
+                    f"source {source.name!r}: a full pass over {len(mine)} shards gave no samples "
+                    f"({missing} of them no longer exist: did the shard folder vanish?)"
+                )
             pass_index += 1
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
