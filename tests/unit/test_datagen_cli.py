@@ -42,9 +42,12 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, overrides, needles):
     _assert_clean_failure(result, out_dir, *needles)
 
 
-def test_endpoint_down_is_reported_after_bounded_tries(tmp_path):
+@pytest.mark.parametrize("host", ["loopback", "dns"])
+def test_endpoint_down_is_reported_after_bounded_tries(tmp_path, host):
     out_dir = tmp_path / "out"
-    url = f"http://127.0.0.1:{free_loopback_port()}/sparql"
+    # nothing listens on the loopback port; the `.invalid` name never resolves (RFC 2606): a DNS failure
+    url = (f"http://127.0.0.1:{free_loopback_port()}/sparql" if host == "loopback"
+           else "http://sparql.culturalpangea-test.invalid/sparql")
     result = run_cli(
         "stage=entities", f"out_dir={out_dir}", "source=endpoint", f"endpoint.url={url}", AGENT,
         "endpoint.max_attempts=2", "endpoint.backoff_base_s=0.01", "countries=FR",
