@@ -11,7 +11,6 @@ replayed on `oxigraph serve` with equal results, and the CLI runs entities + ima
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -100,12 +99,9 @@ def test_every_stage_query_gives_equal_results_on_oxigraph_serve_and_the_embedde
 
 def test_cli_entities_and_images_on_the_embedded_sample_match_the_endpoint_run(oxigraph_server, tmp_path):
     sample_dir, endpoint_dir = tmp_path / "sample", tmp_path / "endpoint"
-    start = time.monotonic()
     entities = run_cli("stage=entities", f"out_dir={sample_dir}")
     images = run_cli("stage=images", f"out_dir={sample_dir}")
-    elapsed = time.monotonic() - start
     assert entities.returncode == 0 and images.returncode == 0, entities.stderr + images.stderr
-    assert elapsed < 60  # the demo runs both: ~7 s on 2 idle cores, ~24 s with the machine shared
     manifest = json.loads((sample_dir / "entities" / "manifest.json").read_text())
     assert manifest["total_entities"] >= 200 and manifest["run"]["sparql"]["label_queries"] <= 4
     served = run_cli(
