@@ -17,23 +17,26 @@ image processor and processor apply (checked against them in tests/unit/test_mod
   from both ends.
 
 Pixels stay uint8 here (resized with torch's antialiased bicubic, the same kernel torchvision
-uses in HF's fast processor); `normalize_pixels` runs on the device inside the model. Decoding is
-not drafted (`decode_at_least` is None): a JPEG decoded at a reduced scale would change the
-original size, hence the grid choice and the token count, and no longer match HF on that image.
+uses in HF's fast processor); `normalize_pixels` runs on the device inside the model.
+
+JPEG draft: the grid, the resized extent, the padding and the token count are always computed from
+the *original* size (read from the JPEG header, `original_size`), so they equal HF's on the full
+image. The decoder only gets the smallest size that still covers the chosen resolution and the base
+crop (`AnyresGeometry.decode_size`), so every resize stays a downscale; a large photo is decoded at
+1/2–1/8 scale. What changes is the resampling source of the pixels (DCT-domain reduction, then the
+antialiased bicubic), a difference of a few grey levels, the trade-off LLaVA-1.5 loaders make too.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from PIL import Image
 
-from culturalpangea.data.image_processing import PreprocessedImage, resize_uint8
-
-Size = tuple[int, int]  # (height, width)
+from culturalpangea.data.image_processing import PreprocessedImage, Size, original_size, resize_uint8
 
 
 def select_best_resolution(image_size: Size, pinpoints: Sequence[Sequence[int]]) -> Size:
@@ -112,6 +115,11 @@ class AnyresGeometry:
     def num_crops(self, image_size: Size) -> int:
         return num_crops(image_size, self.grid_pinpoints, self.crop_size)
 
+    def decode_size(self, image_size: Size) -> Size:
+        """Smallest decoded (height, width) of an image of `image_size` that gives its crops by downscaling."""
+        fitted_h, fitted_w = fit_within(image_size, select_best_resolution(image_size, self.grid_pinpoints))
+        return max(fitted_h, self.crop_size), max(fitted_w, self.crop_size)
+
     def num_tokens(self, image_size: Size) -> int:
         """Image tokens in the sequence for an image of `image_size` (HF LlavaNextProcessor's count)."""
         side = self.patches_per_side
@@ -121,11 +129,15 @@ class AnyresGeometry:
         return side * side + kept_rows * (kept_cols + int(self.image_newline))
 
 
-def anyres_crops(image: Image.Image, geometry: AnyresGeometry) -> torch.Tensor:
-    """uint8 [1 + rows*cols, 3, crop, crop]: the base crop, then the grid crops row by row."""
+def anyres_crops(image: Image.Image, geometry: AnyresGeometry, image_size: Size | None = None) -> torch.Tensor:
+    """uint8 [1 + rows*cols, 3, crop, crop]: the base crop, then the grid crops row by row.
+
+    `image_size`: the original (height, width) when `image` was decoded at a reduced scale.
+    """
     crop = geometry.crop_size
-    best_h, best_w = select_best_resolution((image.height, image.width), geometry.grid_pinpoints)
-    new_h, new_w = fit_within((image.height, image.width), (best_h, best_w))
+    size = image_size or (image.height, image.width)
+    best_h, best_w = select_best_resolution(size, geometry.grid_pinpoints)
+    new_h, new_w = fit_within(size, (best_h, best_w))
     resized = resize_uint8(image, new_h, new_w)
     canvas = torch.zeros((3, best_h, best_w), dtype=torch.uint8)
     top, left = (best_h - new_h) // 2, (best_w - new_w) // 2
@@ -143,12 +155,12 @@ class AnyresPreprocessor:
     geometry: AnyresGeometry
 
     @property
-    def decode_at_least(self) -> None:
-        return None  # exact sizes matter for the grid choice; see the module docstring
+    def decode_at_least(self) -> Callable[[Size], Size]:
+        return self.geometry.decode_size  # see the module docstring
 
     def __call__(self, image: Image.Image) -> PreprocessedImage:
-        size = (image.height, image.width)
-        return PreprocessedImage(anyres_crops(image, self.geometry), size, self.geometry.num_tokens(size))
+        size = original_size(image)
+        return PreprocessedImage(anyres_crops(image, self.geometry, size), size, self.geometry.num_tokens(size))
 
 
 def pack_anyres_features(

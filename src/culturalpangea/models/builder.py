@@ -11,6 +11,11 @@ Two starts:
 
 `build_tiny_if_missing: true` (the tiny config) builds the random tiny stack first, so CPU runs
 and the demo need no separate setup step.
+
+Fast-path switches of the `llm` group (off by default; see llm.py and benchmarks/RESULTS.md):
+`compile` (regional `torch.compile` of the decoder layers, `compile_mode`), `fused_linear_cross_entropy`
+(liger-kernel when it imports, else the labelled-token head with a warning) and `random_init` (the
+architecture of `llm.path` with random weights, for benchmarks; from-parts builds only).
 """
 
 from __future__ import annotations
@@ -23,7 +28,14 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from culturalpangea.models.connector import Connector
-from culturalpangea.models.llm import ensure_image_token, load_llm, load_tokenizer, set_gradient_checkpointing
+from culturalpangea.models.llm import (
+    compile_decoder_layers,
+    ensure_image_token,
+    fused_linear_cross_entropy,
+    load_llm,
+    load_tokenizer,
+    set_gradient_checkpointing,
+)
 from culturalpangea.models.loading import load_vlm
 from culturalpangea.models.tiny import build_tiny_stack, register_tiny_open_clip
 from culturalpangea.models.vision import VisionTowerConfig, build_vision_tower
@@ -94,7 +106,8 @@ def _build_from_parts(cfg: Mapping[str, Any], dtype: torch.dtype) -> VisionLangu
     if not vision_cfg.get("weights"):
         log.warning("vision.weights is empty: the vision tower keeps its random initialisation")
     vision = build_vision_tower(tower_config, vision_cfg.get("weights"), frozen=False)
-    llm = load_llm(llm_cfg["path"], dtype=dtype, attn_implementation=llm_cfg.get("attn_implementation"))
+    llm = load_llm(llm_cfg["path"], dtype=dtype, attn_implementation=llm_cfg.get("attn_implementation"),
+                   random_init=bool(llm_cfg.get("random_init", False)))
     tokenizer = load_tokenizer(llm_cfg["path"])
     image_token_id = ensure_image_token(tokenizer, llm)
     config = VLMConfig(vision=tower_config, connector_type=cfg["connector"]["type"], anyres=_anyres(cfg))
@@ -112,6 +125,8 @@ def build_vlm(model_cfg: DictConfig | Mapping[str, Any]) -> VisionLanguageModel:
     vision_cfg, llm_cfg = cfg.get("vision") or {}, cfg.get("llm") or {}
     dtype = parse_dtype(llm_cfg.get("dtype", "float32"))
     if cfg.get("init_from_hf"):
+        if llm_cfg.get("random_init"):
+            raise ValueError("llm.random_init builds the LLM from llm.path; it cannot be combined with init_from_hf")
         source = str(cfg["init_from_hf"])
         model = load_vlm(source, dtype=dtype, attn_implementation=llm_cfg.get("attn_implementation"))
         _check_against_config(model, cfg, source)
@@ -127,4 +142,8 @@ def build_vlm(model_cfg: DictConfig | Mapping[str, Any]) -> VisionLanguageModel:
         raise ValueError("vision.compute_dtype is for a frozen tower; a trained tower follows the precision plugin")
     set_gradient_checkpointing(model.llm, bool(llm_cfg.get("gradient_checkpointing", False)))
     model.vision.gradient_checkpointing = bool(vision_cfg.get("gradient_checkpointing", False))
+    if llm_cfg.get("fused_linear_cross_entropy"):
+        model.linear_cross_entropy = fused_linear_cross_entropy()
+    if llm_cfg.get("compile"):
+        compile_decoder_layers(model.llm, llm_cfg.get("compile_mode"))
     return model

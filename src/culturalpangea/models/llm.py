@@ -7,6 +7,14 @@
 - Attention by config: `sdpa` (default), `flash_attention_2` when `flash_attn` imports (otherwise a
   logged warning and `sdpa`), `flex_attention` (PyTorch's FlexAttention), `eager` for debugging.
 - Gradient checkpointing through transformers (non-reentrant, so a frozen input side is fine).
+- Fast-path switches (all off by default, each with a fallback):
+  `random_init` builds the folder's architecture (config.json) with random weights (benchmarks,
+  smoke tests at full shape without a checkpoint); `compile` compiles every decoder layer in place
+  with `torch.compile` ("regional" compilation: one compiled graph reused by all layers, state-dict
+  names unchanged, mask building and the loss stay eager, so varying lengths and packing do not
+  break the graph); `fused_linear_cross_entropy` returns liger-kernel's fused LM head + loss (the
+  [tokens, vocab] logits never exist) when `liger_kernel` imports, else None with a warning and the
+  model keeps its head-on-labelled-tokens loss.
 - The tokenizer must know `<image>`: a tokenizer without it (a plain Qwen2-7B-Instruct, for the
   align stage) gets it as an added special token, and the embeddings grow only if its id falls
   outside them (Qwen2's embedding matrix has spare rows, so usually it does not).
@@ -16,10 +24,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PretrainedConfig, PreTrainedModel
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PretrainedConfig, PreTrainedModel
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 from transformers.utils import logging as hf_logging
 
@@ -52,15 +61,18 @@ def causal_lm_class(config: PretrainedConfig) -> type[PreTrainedModel]:
         raise ValueError(f"no transformers causal LM for model_type {config.model_type!r}") from error
 
 
-def load_llm(path: str | Path, dtype: torch.dtype = torch.float32, attn_implementation: str | None = "sdpa"
-             ) -> PreTrainedModel:
-    """A causal LM from a local folder."""
+def load_llm(path: str | Path, dtype: torch.dtype = torch.float32, attn_implementation: str | None = "sdpa",
+             random_init: bool = False) -> PreTrainedModel:
+    """A causal LM from a local folder (`random_init`: its architecture only, random weights)."""
     path = Path(path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"LLM folder {path} has no config.json")
-    return AutoModelForCausalLM.from_pretrained(
-        path, dtype=dtype, attn_implementation=resolve_attn_implementation(attn_implementation)
-    )
+    attn_implementation = resolve_attn_implementation(attn_implementation)
+    if random_init:
+        log.warning("llm.random_init: %s's architecture with random weights (no checkpoint is read)", path)
+        config = AutoConfig.from_pretrained(path)
+        return AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation=attn_implementation)
+    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation=attn_implementation)
 
 
 def expected_llm_shapes(config: PretrainedConfig) -> dict[str, tuple[int, ...]]:
@@ -107,6 +119,48 @@ def set_gradient_checkpointing(llm: PreTrainedModel, enabled: bool) -> None:
         llm.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     elif llm.is_activation_checkpointing:
         llm.activation_checkpointing_disable()
+
+
+def compile_decoder_layers(llm: PreTrainedModel, mode: str | None = None) -> int:
+    """`torch.compile` every decoder layer in place (regional compilation); returns how many."""
+    layers = getattr(llm.base_model, "layers", None)
+    if not isinstance(layers, torch.nn.ModuleList) or not len(layers):
+        raise ValueError(f"llm.compile: {type(llm).__name__} has no `base_model.layers` to compile")
+    for layer in layers:
+        layer.compile(mode=mode)
+    log.info("llm.compile: %d decoder layers compiled (mode=%s)", len(layers), mode or "default")
+    return len(layers)
+
+
+LinearCrossEntropy = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+
+def fused_linear_cross_entropy() -> LinearCrossEntropy | None:
+    """liger-kernel's fused LM head + mean cross-entropy, `(weight, hidden, targets, bias) -> loss`, or None.
+
+    Under autocast the hidden states and head weight are cast to the autocast dtype first, as the
+    head's `nn.Linear` would be; liger accumulates the loss in fp32 itself.
+    """
+    try:
+        from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss
+    except ImportError as error:  # includes a liger without triton
+        log.warning("llm.fused_linear_cross_entropy: liger-kernel does not import (%s); the LM head runs on "
+                    "labelled tokens with torch's cross-entropy", error)
+        return None
+    loss = LigerFusedLinearCrossEntropyLoss()
+
+    def fused(weight: torch.Tensor, hidden: torch.Tensor, targets: torch.Tensor, bias: torch.Tensor | None = None
+              ) -> torch.Tensor:
+        if not hidden.is_cuda:  # liger's kernels are Triton GPU kernels
+            return torch.nn.functional.cross_entropy(torch.nn.functional.linear(hidden, weight, bias).float(), targets)
+        device = hidden.device.type
+        if torch.is_autocast_enabled(device):
+            dtype = torch.get_autocast_dtype(device)
+            weight, hidden = weight.to(dtype), hidden.to(dtype)
+            bias = None if bias is None else bias.to(dtype)
+        return loss(weight, hidden, targets, bias).float()
+
+    return fused
 
 
 def load_tokenizer(path: str | Path):  # noqa: ANN201 - an HF fast tokenizer

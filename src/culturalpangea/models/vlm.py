@@ -10,7 +10,9 @@ match raises an error naming the sample. Text-only samples and batches need no p
 Loss: next-token cross-entropy over labelled positions (labels -100 elsewhere), averaged over the
 labelled tokens of the micro-batch, in fp32, as HF's causal-LM loss. With `return_logits=False`
 (training) the LM head runs only on the labelled positions: with Qwen2's 152k vocabulary the
-full logits of a 4k-token micro-batch would take ~2.5 GB in fp32 for nothing.
+full logits of a 4k-token micro-batch would take ~2.5 GB in fp32 for nothing. With
+`linear_cross_entropy` set (liger-kernel's fused kernel, `llm.fused_linear_cross_entropy`), the head
+and the loss of those positions run fused in chunks on CUDA, and not even their logits exist.
 
 The model is a plain `nn.Module` holding three components (`vision`, `connector`, `llm`) that the
 training stage freezes and groups by name; it keeps the tokenizer and hands out the image
@@ -22,7 +24,7 @@ cuDNN, which torch 2.11 was seen failing on padded masks); `sdpa_backends` overr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -129,6 +131,8 @@ class VisionLanguageModel(nn.Module):
         self.image_token_id = int(image_token_id)
         self.geometry = geometry
         self.sdpa_backends: tuple[SDPBackend, ...] = DEFAULT_SDPA_BACKENDS
+        # (head weight, hidden [n, d], targets [n], head bias) -> mean loss over the labelled positions.
+        self.linear_cross_entropy: Callable[..., torch.Tensor] | None = None
 
     def _attention_backends(self, tensor: torch.Tensor) -> AbstractContextManager:
         return sdpa_kernel(list(self.sdpa_backends)) if tensor.is_cuda else nullcontext()
@@ -293,7 +297,7 @@ class VisionLanguageModel(nn.Module):
             logits = head(hidden[:, -logits_to_keep:] if logits_to_keep else hidden)
         if labels is not None and logits_to_keep:
             raise ValueError("a loss needs the logits of every position (logits_to_keep=0)")
-        loss = None if labels is None else _next_token_loss(hidden, logits, labels, head)
+        loss = None if labels is None else _next_token_loss(hidden, logits, labels, head, self.linear_cross_entropy)
         return VLMOutput(loss=loss, logits=logits, past_key_values=outputs.past_key_values if use_cache else None)
 
     @staticmethod
@@ -322,11 +326,15 @@ def _as_list(values: torch.Tensor | Sequence[Any]) -> list[Any]:
     return values.tolist() if isinstance(values, torch.Tensor) else list(values)
 
 
-def _next_token_loss(hidden: torch.Tensor, logits: torch.Tensor | None, labels: torch.Tensor, head: nn.Module
-                     ) -> torch.Tensor:
+def _next_token_loss(hidden: torch.Tensor, logits: torch.Tensor | None, labels: torch.Tensor, head: nn.Module,
+                     fused: Callable[..., torch.Tensor] | None = None) -> torch.Tensor:
     targets = labels[:, 1:]
     labelled = targets != IGNORE_INDEX
     if not bool(labelled.any()):
         return hidden.sum() * 0.0  # keeps the graph (and DDP's reducer) intact
-    selected = logits[:, :-1][labelled] if logits is not None else head(hidden[:, :-1][labelled])
-    return F.cross_entropy(selected.float(), targets[labelled])
+    if logits is not None:
+        return F.cross_entropy(logits[:, :-1][labelled].float(), targets[labelled])
+    selected = hidden[:, :-1][labelled]
+    if fused is not None:
+        return fused(head.weight, selected, targets[labelled], getattr(head, "bias", None))
+    return F.cross_entropy(head(selected).float(), targets[labelled])
