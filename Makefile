@@ -52,6 +52,8 @@ test-gpu: $(STAMP)
 # Benchmarks are measurements, not tests: CI runs them small, with no thresholds.
 bench-quick: $(STAMP)
 	$(PY) benchmarks/loader.py --quick
+	$(PY) benchmarks/loader.py --quick --anyres --width 2048 --height 1536
+	$(PY) benchmarks/train_step.py --quick
 	$(PY) benchmarks/data_gen.py --quick
 	$(PY) benchmarks/data_gen.py --sparql --quick
 	$(PY) benchmarks/data_gen.py --images --quick

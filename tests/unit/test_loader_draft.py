@@ -126,3 +126,22 @@ def test_sample_processor_uses_the_original_size_for_anyres(tiny_tokenizer):
     assert sample is not None and sample.images[0].image_size == (1536, 2048)
     image_id = tiny_tokenizer.convert_tokens_to_ids("<image>")
     assert int((sample.input_ids == image_id).sum()) == PAPER.num_tokens((1536, 2048))
+
+
+@pytest.mark.parametrize("at_least", [None, 336])
+def test_exif_orientation_and_mode_are_applied_as_before(at_least):
+    data = _jpeg(900, 400, orientation=6)  # stored landscape, shown portrait
+    image = decode_image(data, at_least=at_least)
+    assert image.mode == "RGB" and image.size == (400, 900)
+    assert np.array_equal(np.asarray(image), np.asarray(_full_decode(data)))
+    gray = io.BytesIO()
+    Image.new("L", (50, 40), 77).save(gray, format="JPEG")
+    decoded = decode_image(gray.getvalue(), at_least=at_least)
+    assert decoded.mode == "RGB" and decoded.getpixel((3, 3)) == (77, 77, 77)
+
+
+def test_single_crops_are_channels_last_so_collation_copies_them_once():
+    pixels = SingleResolutionPreprocessor(336, 14)(decode_image(_jpeg(448, 336))).pixel_values
+    assert pixels.shape == (1, 3, 336, 336) and pixels.is_contiguous(memory_format=torch.channels_last)
+    batch = torch.cat([pixels, pixels])
+    assert batch.is_contiguous(memory_format=torch.channels_last)  # cat kept the layout: a plain copy

@@ -67,7 +67,8 @@ def decode_image(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS, at_least: Deco
                 raise ValueError(f"image of {image.width}x{image.height} pixels exceeds {max_pixels}")
             original = _draft(image, at_least)
             image.load()
-            upright = ImageOps.exif_transpose(image).convert("RGB")
+            ImageOps.exif_transpose(image, in_place=True)  # no copy of an image that is already upright
+            upright = image if image.mode == "RGB" else image.convert("RGB")
     except (OSError, Image.DecompressionBombError, SyntaxError) as error:
         raise ValueError(f"image does not decode: {error}") from error
     if original is not None and original != (upright.height, upright.width):
@@ -77,9 +78,9 @@ def decode_image(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS, at_least: Deco
 
 def _draft(image: Image.Image, at_least: DecodeTarget) -> Size | None:
     """Ask the JPEG decoder for a reduced scale; returns the upright original size when it may reduce."""
-    if not at_least or image.format != "JPEG":
+    if not at_least or image.format != "JPEG" or min(image.size) < 2 * (1 if callable(at_least) else at_least):
         return None
-    swapped = image.getexif().get(0x0112) in _SWAPPING_ORIENTATIONS
+    swapped = callable(at_least) and image.getexif().get(0x0112) in _SWAPPING_ORIENTATIONS
     upright = (image.width, image.height) if swapped else (image.height, image.width)
     need_h, need_w = at_least(upright) if callable(at_least) else (at_least, at_least)
     if swapped:
@@ -99,19 +100,25 @@ def original_size(image: Image.Image) -> Size:
     return image.height, image.width
 
 
-def resize_uint8(image: Image.Image, height: int, width: int) -> torch.Tensor:
-    """RGB PIL image → uint8 [3, height, width], antialiased bicubic (torch's PIL-like kernel).
+def resize_uint8_nchw(image: Image.Image, height: int, width: int) -> torch.Tensor:
+    """RGB PIL image → uint8 [1, 3, height, width] in channels-last memory, antialiased bicubic.
 
-    The result may be a channels-last view; collation copies it into the batch once.
+    torch's antialiased bicubic follows PIL's. Channels-last with a proper batch stride matters:
+    `torch.cat` of such tensors (collation) keeps channels-last and copies at memcpy speed, where
+    a permuted [3, H, W] view would force a transposing copy ~20x slower.
     """
     pixels = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
     channels_last = pixels.view(1, image.height, image.width, 3).permute(0, 3, 1, 2)
     if (image.height, image.width) == (height, width):
-        return channels_last[0]
-    resized = torch.nn.functional.interpolate(
+        return channels_last
+    return torch.nn.functional.interpolate(
         channels_last, size=(height, width), mode="bicubic", antialias=True, align_corners=False
     )
-    return resized[0]
+
+
+def resize_uint8(image: Image.Image, height: int, width: int) -> torch.Tensor:
+    """RGB PIL image → uint8 [3, height, width] (a channels-last view), antialiased bicubic."""
+    return resize_uint8_nchw(image, height, width)[0]
 
 
 def normalize_pixels(pixels: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -136,5 +143,5 @@ class SingleResolutionPreprocessor:
 
     def __call__(self, image: Image.Image) -> PreprocessedImage:
         tokens = (self.image_size // self.patch_size) ** 2
-        pixels = resize_uint8(image, self.image_size, self.image_size).unsqueeze(0)
+        pixels = resize_uint8_nchw(image, self.image_size, self.image_size)
         return PreprocessedImage(pixels, original_size(image), tokens)
