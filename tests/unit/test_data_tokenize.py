@@ -96,3 +96,24 @@ def test_text_only_sample(tiny_tokenizer):
 def test_bad_conversations_are_refused_with_a_reason(turns, counts, message):
     with pytest.raises(ConversationError, match=message):
         render_chatml(turns, num_images=len(counts))
+
+
+class _SlowPathTokenizer:
+    """The same tokenizer seen without its Rust backend: the transformers call path."""
+
+    def __init__(self, tokenizer) -> None:  # noqa: ANN001
+        self._tokenizer = tokenizer
+
+    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
+        return self._tokenizer(*args, **kwargs)
+
+
+def test_rust_backend_path_equals_the_transformers_call(tiny_tokenizer):
+    turns = [{"from": "human", "value": "<image>\nما اسم هذا المعبد؟ 这是什么寺庙？ Ναός;"},
+             {"from": "gpt", "value": "Wat Arun — วัดอรุณราชวราราม ราชวรมหาวิหาร, 1768 ok"}]
+    rendered = render_chatml(turns, num_images=1)
+    image_id = tiny_tokenizer.convert_tokens_to_ids("<image>")
+    fast = tokenize_with_loss_mask(tiny_tokenizer, rendered, [5], image_id)
+    slow = tokenize_with_loss_mask(_SlowPathTokenizer(tiny_tokenizer), rendered, [5], image_id)
+    assert fast.input_ids.tolist() == slow.input_ids.tolist()
+    assert fast.labels.tolist() == slow.labels.tolist() and fast.num_loss_tokens == slow.num_loss_tokens > 0
