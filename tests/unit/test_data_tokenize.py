@@ -101,10 +101,10 @@ def test_bad_conversations_are_refused_with_a_reason(turns, counts, message):
 class _SlowPathTokenizer:
     """The same tokenizer seen without its Rust backend: the transformers call path."""
 
-    def __init__(self, tokenizer) -> None:  # noqa: ANN001
+    def __init__(self, tokenizer) -> None:
         self._tokenizer = tokenizer
 
-    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
+    def __call__(self, *args, **kwargs):
         return self._tokenizer(*args, **kwargs)
 
 
