@@ -3,6 +3,9 @@
 - Gradient accumulation is derived, never configured: global batch / (micro batch × world size),
   with the world size read from the trainer config (or SLURM's task count for `devices: auto`).
 - Strategies by config: `ddp`, `fsdp` (a `_target_` block, instantiated here) and `deepspeed`.
+  In a `_target_` block, `auto_wrap_layers` and `activation_checkpointing_layers` name module
+  classes by dotted path (YAML cannot hold a set of classes); they become the strategy's
+  `auto_wrap_policy` and `activation_checkpointing_policy` sets.
 - Under SLURM, Lightning's SLURM environment supplies ranks and addresses; its auto-requeue is off
   because pre-emption is handled at step boundaries instead (callbacks/preemption.py).
 - Checkpoints are written atomically (training/checkpoint_io.py) into `<run_dir>/checkpoints`.
@@ -12,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins.environments import SLURMEnvironment
@@ -70,10 +73,36 @@ def build_callbacks(callbacks_cfg: Mapping[str, Any], run_dir: Path, extra: list
     return callbacks
 
 
-def _strategy(value: Any) -> Any:
-    if isinstance(value, Mapping) and "_target_" in value:
-        return instantiate(dict(value))
-    return value
+LAYER_LIST_TO_POLICY = {"auto_wrap_layers": "auto_wrap_policy",
+                        "activation_checkpointing_layers": "activation_checkpointing_policy"}
+
+
+def module_classes(paths: Any, key: str) -> set[type[torch.nn.Module]]:
+    """Dotted class paths → the set of module classes a wrap or checkpointing policy takes."""
+    if isinstance(paths, str | bytes) or not isinstance(paths, Iterable):
+        raise ValueError(f"trainer.strategy.{key} must be a list of dotted class paths, got {paths!r}")
+    classes = set()
+    for path in paths:
+        try:
+            cls = get_class(str(path))
+        except Exception as error:  # hydra wraps import errors in several exception types
+            raise ValueError(f"trainer.strategy.{key}: cannot import {path!r} ({error})") from error
+        if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+            raise ValueError(f"trainer.strategy.{key}: {path!r} is not a torch.nn.Module class")
+        classes.add(cls)
+    return classes
+
+
+def build_strategy(value: Any) -> Any:
+    """A strategy name as is, or a `_target_` block instantiated with its layer lists resolved."""
+    if not (isinstance(value, Mapping) and "_target_" in value):
+        return value
+    arguments = dict(value)
+    for key, policy in LAYER_LIST_TO_POLICY.items():
+        paths = arguments.pop(key, None)
+        if paths:
+            arguments[policy] = module_classes(paths, key)
+    return instantiate(arguments)
 
 
 def build_trainer(
@@ -88,7 +117,7 @@ def build_trainer(
     arguments = {k: v for k, v in dict(trainer_cfg).items() if k not in NOT_TRAINER_ARGUMENTS}
     world = world_size(trainer_cfg)
     accumulate = accumulation_steps(global_batch_size, micro_batch_size, world)
-    arguments["strategy"] = _strategy(arguments.get("strategy", "auto"))
+    arguments["strategy"] = build_strategy(arguments.get("strategy", "auto"))
     strategy = arguments["strategy"]
     strategy_name = (strategy if isinstance(strategy, str) else type(strategy).__name__).lower()
     sharded = "deepspeed" in strategy_name or "fsdp" in strategy_name
