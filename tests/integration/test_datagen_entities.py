@@ -72,17 +72,9 @@ def test_every_stage_query_gives_equal_results_on_oxigraph_serve_and_the_embedde
     """Record every query the stage sends to the embedded sample, replay each on `oxigraph serve`."""
     from data_gen.sparql import EndpointBackend, SparqlSettings
     from tests.helpers.datagen_cli import TEST_AGENT
+    from tests.helpers.recording_sparql import RecordingBackend
 
-    class Recording(StoreBackend):
-        def __init__(self, store) -> None:
-            super().__init__(store)
-            self.queries: list[str] = []
-
-        def fetch(self, query: str) -> bytes:
-            self.queries.append(query)
-            return super().fetch(query)
-
-    embedded = Recording(sample_store)
+    embedded = RecordingBackend(sample_store)
     embedded_client = SparqlClient(embedded)
     manifest = run_entities(embedded_client, load_regions().countries, EntitySettings(), tmp_path)
     assert manifest["total_entities"] >= 200 and len(embedded.queries) > 100

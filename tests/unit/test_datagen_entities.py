@@ -18,21 +18,10 @@ from data_gen.entities import (
 from data_gen.entities_stage import read_entities, run_entities, summary_table
 from data_gen.regions import load_regions
 from data_gen.sparql import SparqlClient, StoreBackend
+from tests.helpers.recording_sparql import RecordingBackend
 from tests.helpers.wikidata_snippet import snippet_store, store_from_turtle, synthetic_country_turtle
 
 REGIONS = load_regions()
-
-
-class RecordingBackend(StoreBackend):
-    """The embedded store, remembering every query text it was asked."""
-
-    def __init__(self, store) -> None:
-        super().__init__(store)
-        self.queries: list[str] = []
-
-    def fetch(self, query: str) -> bytes:
-        self.queries.append(query)
-        return super().fetch(query)
 
 
 @pytest.fixture(scope="module")
