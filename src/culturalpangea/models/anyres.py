@@ -36,7 +36,13 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from culturalpangea.data.image_processing import PreprocessedImage, Size, original_size, resize_uint8
+from culturalpangea.data.image_processing import (
+    PreprocessedImage,
+    Size,
+    original_size,
+    resize_uint8,
+    resize_uint8_nchw,
+)
 
 
 def select_best_resolution(image_size: Size, pinpoints: Sequence[Sequence[int]]) -> Size:
@@ -144,7 +150,7 @@ def anyres_crops(image: Image.Image, geometry: AnyresGeometry, image_size: Size 
     canvas[:, top : top + new_h, left : left + new_w] = resized
     rows, cols = best_h // crop, best_w // crop
     grid = canvas.view(3, rows, crop, cols, crop).permute(1, 3, 0, 2, 4).reshape(rows * cols, 3, crop, crop)
-    base = resize_uint8(image, crop, crop).unsqueeze(0)
+    base = resize_uint8_nchw(image, crop, crop)
     return torch.cat([base, grid])
 
 
