@@ -25,7 +25,6 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from data_gen.atomic import atomic_write_json, atomic_write_jsonl, remove_temp_files
 from data_gen.entities import (
     Candidate,
     EntitySettings,
@@ -42,6 +41,7 @@ from data_gen.progress import format_table, progress
 from data_gen.properties import load_catalogue
 from data_gen.regions import Country, load_regions
 from data_gen.sparql import SparqlClient
+from shard_contract.atomic import atomic_write_json, atomic_write_jsonl, remove_temp_files
 
 STAGE = "entities"
 

@@ -43,6 +43,7 @@ from typing import Any
 from data_gen.backends.base import Generation
 from data_gen.backends.prompts import RefineItem
 from data_gen.scripts import english_function_words, language_script, missing_markers, script_share
+from shard_contract.tokens import IMAGE_TOKEN
 
 REASONS = (
     "refined",
@@ -138,7 +139,7 @@ def parse_reply(text: str) -> dict[str, Any] | str:
     question = _unquote(reply["question"].strip())
     if not question:
         return "empty"
-    if "\n" in question or "\r" in question or "<image>" in question:
+    if "\n" in question or "\r" in question or IMAGE_TOKEN in question:
         return "malformed"
     return {**reply, "question": question}
 

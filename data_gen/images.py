@@ -187,7 +187,7 @@ class Journal:
 
     def start(self, records: list[dict[str, Any]]) -> None:
         """A fresh journal holding `records` (written atomically)."""
-        from data_gen.atomic import atomic_write_jsonl
+        from shard_contract.atomic import atomic_write_jsonl
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_jsonl(self.path, records)

@@ -38,7 +38,6 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from data_gen.atomic import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, remove_temp_files
 from data_gen.commons import (
     CommonsSettings,
     CommonsSource,
@@ -61,6 +60,7 @@ from data_gen.images import (
 )
 from data_gen.placeholder_images import PlaceholderSource
 from data_gen.progress import format_table, progress
+from shard_contract.atomic import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, remove_temp_files
 
 STAGE = "images"
 

@@ -30,9 +30,10 @@ from typing import Any
 
 from PIL import Image
 
-from data_gen.atomic import atomic_write_json
-from data_gen.contract import IMAGE_PLACEHOLDER, QID_PATTERN, check_sample
 from data_gen.shards import ShardSample, ShardSpec, write_shards
+from shard_contract.atomic import atomic_write_json
+from shard_contract.sample import QID_PATTERN, check_sample
+from shard_contract.tokens import IMAGE_TOKEN
 
 NONE_STRINGS = {"none", "null", "nan", ""}
 MAX_IMAGE_PIXELS = 64_000_000
@@ -179,9 +180,9 @@ def _conversations(record: dict[str, Any], has_image: bool) -> list[dict[str, st
         if role is None or not isinstance(value, str):
             raise _Skip("bad_turn")
         out.append({"from": role, "value": value})
-    placeholders = sum(turn["value"].count(IMAGE_PLACEHOLDER) for turn in out)
+    placeholders = sum(turn["value"].count(IMAGE_TOKEN) for turn in out)
     if has_image and placeholders == 0:
-        out[0] = {"from": out[0]["from"], "value": f"{IMAGE_PLACEHOLDER}\n{out[0]['value']}"}
+        out[0] = {"from": out[0]["from"], "value": f"{IMAGE_TOKEN}\n{out[0]['value']}"}
     elif placeholders > int(has_image):
         raise _Skip("image_placeholders")
     return out

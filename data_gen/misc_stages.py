@@ -25,12 +25,13 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from data_gen.atomic import atomic_write_json, atomic_write_text
 from data_gen.progress import format_table
 from data_gen.runtime import DataGenError
-from data_gen.shards import COUNTED_FIELDS, ShardSpec, read_manifest
+from data_gen.shards import ShardSpec
 from data_gen.stats import TITLES, bar_chart, markdown_table, write_stats
 from data_gen.validate import validate_shard_folder
+from shard_contract.atomic import atomic_write_json, atomic_write_text
+from shard_contract.manifest import COUNTED_FIELDS, read_manifest
 
 SHARD_FOLDERS = ("open", "mcq")
 

@@ -30,11 +30,11 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from data_gen.atomic import atomic_write_json
 from data_gen.backends.base import BackendError, BackendSettings
 from data_gen.progress import format_table
 from data_gen.runtime import DataGenError
 from data_gen.stage_io import MANIFEST_NAME, PartRef, list_parts, map_parts, require_complete, write_stage_manifest
+from shard_contract.atomic import atomic_write_json
 
 SETTINGS_NAME = "settings.json"
 Record = dict[str, Any]

@@ -23,8 +23,8 @@ from urllib.parse import quote
 
 from PIL import Image, ImageDraw
 
-from data_gen.atomic import atomic_write_bytes
 from data_gen.commons import FetchFailure, ImageMeta, check_title
+from shard_contract.atomic import atomic_write_bytes
 
 AUTHOR = "CulturalPangea placeholder (data_gen.placeholder_images)"
 LICENSE = "CC0 1.0"

@@ -18,8 +18,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from data_gen.contract import IMAGE_PLACEHOLDER
 from data_gen.qa_templates import McqFormat, load_language
+from shard_contract.tokens import IMAGE_TOKEN
 
 Record = dict[str, Any]
 
@@ -41,7 +41,7 @@ def answer_letter(record: Record) -> str:
 def human_turn(stem: str, choices: list[str] | None, fmt: McqFormat, with_image: bool = True) -> str:
     """The human turn from its parts: `<image>\\n` + stem, then for mcq the options and instruction."""
     body = stem if choices is None else "\n".join([stem, *fmt.render_options(choices), fmt.instruction])
-    return f"{IMAGE_PLACEHOLDER}\n{body}" if with_image else body
+    return f"{IMAGE_TOKEN}\n{body}" if with_image else body
 
 
 def render_human_turn(record: Record) -> str:

@@ -29,7 +29,6 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from data_gen.atomic import remove_temp_files
 from data_gen.entities_stage import read_entities
 from data_gen.model_stage import check_fingerprint
 from data_gen.progress import format_table, progress
@@ -47,6 +46,7 @@ from data_gen.stage_io import (
     write_part,
     write_stage_manifest,
 )
+from shard_contract.atomic import remove_temp_files
 
 STAGE = "qa"
 IMAGE_PROVENANCE_FIELDS = ("file", "url", "author", "license", "placeholder")

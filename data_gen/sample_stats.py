@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from data_gen.atomic import atomic_write_json
+from shard_contract.atomic import atomic_write_json
 
 PREFIXES = """PREFIX wd: <http://www.wikidata.org/entity/>
 PREFIX wdt: <http://www.wikidata.org/prop/direct/>

@@ -29,7 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from data_gen.atomic import atomic_write_bytes
+from shard_contract.atomic import atomic_write_bytes
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 SAMPLE_FILE = SAMPLE_DIR / "wikidata_sample.ttl.gz"

@@ -25,14 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_gen.atomic import atomic_write_bytes
-from data_gen.contract import canonical_json, require_valid
+from shard_contract.atomic import atomic_write_bytes
+from shard_contract.manifest import COUNTED_FIELDS, manifest_dict, write_manifest
+from shard_contract.sample import canonical_json, require_valid
 
-MANIFEST_NAME = "manifest.json"
-SIZES_NAME = "sizes.json"
 PROGRESS_NAME = "_progress.json"
-MANIFEST_FORMAT = "culturalground-wds/1"
-COUNTED_FIELDS = ("language", "country", "property", "question_type")
 
 
 @dataclass(frozen=True)
@@ -178,37 +175,10 @@ def write_shards(samples: Iterable[ShardSample], out_dir: Path, spec: ShardSpec 
         report.shards.append({"name": name, "samples": len(group), "bytes": done["bytes"], "sha256": done["sha256"]})
         _count(report, group)
     _clean_leftovers(out_dir, spec, keep={shard["name"] for shard in report.shards})
-    _write_manifest(out_dir, report)
+    write_manifest(out_dir, report_manifest(report))
     return report
 
 
-def manifest_dict(report: ShardReport) -> dict[str, Any]:
-    """The manifest as a JSON-ready dict (deterministic: counts sorted by key)."""
-    return {
-        "format": MANIFEST_FORMAT,
-        "total_samples": report.total_samples,
-        "images": report.images,
-        "shards": report.shards,
-        "counts": {name: dict(sorted(counter.items())) for name, counter in report.counts.items()},
-    }
-
-
-def _write_manifest(out_dir: Path, report: ShardReport) -> None:
-    sizes = {shard["name"]: shard["samples"] for shard in report.shards}
-    atomic_write_bytes(out_dir / SIZES_NAME, json.dumps(sizes, indent=1, sort_keys=True).encode())
-    manifest = json.dumps(manifest_dict(report), ensure_ascii=False, indent=1, sort_keys=True)
-    atomic_write_bytes(out_dir / MANIFEST_NAME, manifest.encode("utf-8"))
-
-
-def read_manifest(out_dir: Path) -> dict[str, Any]:
-    """Load a shard folder's manifest with a clear error when it is missing or not JSON."""
-    path = Path(out_dir) / MANIFEST_NAME
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: is {out_dir} a shard folder written by data_gen?")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from error
-    if manifest.get("format") != MANIFEST_FORMAT:
-        raise ValueError(f"{path} has format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
-    return manifest
+def report_manifest(report: ShardReport) -> dict[str, Any]:
+    """The manifest of what `write_shards` wrote (shard_contract.manifest)."""
+    return manifest_dict(report.shards, report.counts, report.images)

@@ -39,12 +39,13 @@ from typing import Any, BinaryIO
 
 from omegaconf import DictConfig
 
-from data_gen.atomic import atomic_write_json
-from data_gen.contract import QUESTION_TYPES
 from data_gen.progress import format_table
 from data_gen.runtime import DataGenError, settings_from
-from data_gen.shards import MANIFEST_NAME, ShardSample, ShardSpec, write_shards
+from data_gen.shards import ShardSample, ShardSpec, write_shards
 from data_gen.stage_io import PartRef, list_parts, require_complete
+from shard_contract.atomic import atomic_write_json
+from shard_contract.manifest import MANIFEST_NAME
+from shard_contract.sample import QUESTION_TYPES
 
 STAGE = "shards"
 INPUT_STAGES = ("filter", "refine", "qa")

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from data_gen.atomic import atomic_write_bytes
+from shard_contract.atomic import atomic_write_bytes
 
 Bindings = list[dict[str, dict[str, str]]]
 # "name/version (contact)" where the contact is a URL or an e-mail address (Wikimedia UA policy).

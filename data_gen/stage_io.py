@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_gen.atomic import atomic_write_json, atomic_write_jsonl, remove_temp_files
 from data_gen.progress import progress
+from shard_contract.atomic import atomic_write_json, atomic_write_jsonl, remove_temp_files
 
 MANIFEST_NAME = "manifest.json"
 PART_PATTERN = re.compile(r"^part-(\d{5})\.jsonl$")

@@ -18,8 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from data_gen.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
-from data_gen.shards import COUNTED_FIELDS, read_manifest
+from shard_contract.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from shard_contract.manifest import COUNTED_FIELDS, read_manifest
 
 TITLES = {
     "language": "Samples per language",

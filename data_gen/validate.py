@@ -19,8 +19,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from data_gen.contract import check_key, check_sample
-from data_gen.shards import COUNTED_FIELDS, read_manifest
+from shard_contract.manifest import COUNTED_FIELDS, read_manifest
+from shard_contract.sample import check_key, check_sample
 
 ALLOWED_EXTENSIONS = ("jpg", "json")
 

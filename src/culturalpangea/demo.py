@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_gen.atomic import atomic_write_text
+from shard_contract.atomic import atomic_write_text
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from data_gen.atomic import atomic_write_text
+from shard_contract.atomic import atomic_write_text
 
 SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|passwd|credential)", re.IGNORECASE)
 NOT_PART_OF_THE_RECIPE = ("paths", "logger", "hydra", "ckpt_path")

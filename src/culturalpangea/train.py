@@ -45,7 +45,7 @@ from culturalpangea.run_folder import write_run_files
 from culturalpangea.training.checkpoints import checkpoint_dir, resolve_ckpt_path
 from culturalpangea.training.loggers import build_loggers
 from culturalpangea.training.trainer_factory import build_callbacks, build_trainer
-from data_gen.atomic import remove_temp_files
+from shard_contract.atomic import remove_temp_files
 
 log = logging.getLogger(__name__)
 COMPONENTS = ("vision", "connector", "llm")

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from data_gen.contract import KEY_PATTERN, check_sample
 from data_gen.qa import QASettings, answer_in_question, pick_distinct
 from data_gen.qa_format import conversations
 from data_gen.qa_stage import country_complete, run_qa
 from data_gen.runtime import DataGenError
 from data_gen.stage_io import iter_records, list_parts
 from data_gen.values import fold
+from shard_contract.sample import KEY_PATTERN, check_sample
 from tests.helpers.qa_inputs import write_inputs
 
 ROOT = Path(__file__).resolve().parents[2]

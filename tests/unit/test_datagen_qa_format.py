@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from data_gen.contract import check_sample
 from data_gen.qa_format import render_gpt_turn, render_human_turn, with_question
+from shard_contract.sample import check_sample
 
 
 def _record(question_type: str = "mcq", language: str = "en") -> dict:

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import webdataset as wds
 
-from data_gen.contract import ContractError
-from data_gen.shards import ShardSpec, read_manifest, write_shards
+from data_gen.shards import ShardSpec, write_shards
 from data_gen.validate import ValidationError, validate_shard_folder
+from shard_contract.manifest import read_manifest
+from shard_contract.sample import ContractError
 from tests.helpers.shard_samples import make_sample, make_samples
 
 

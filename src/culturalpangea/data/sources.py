@@ -2,17 +2,19 @@
 
 A source is a folder of WebDataset tars written by data_gen (or any tool that writes an open_clip
 style `sizes.json` beside the shards). Its sample count comes from `manifest.json`, else from
-`sizes.json`, unless the config gives `samples` explicitly; the epoch length is derived from
+`sizes.json` (both read and checked by `shard_contract.manifest`), unless the config gives `samples`
+explicitly; the epoch length is derived from
 these counts, never guessed. Sources with weight 0 are left out (that is how ablations drop data).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from shard_contract.manifest import ManifestError, shard_counts
 
 
 class SourceError(ValueError):
@@ -33,22 +35,15 @@ class Source:
 
 
 def _count_from_folder(name: str, folder: Path) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    manifest = folder / "manifest.json"
-    sizes = folder / "sizes.json"
     try:
-        if manifest.exists():
-            entries = json.loads(manifest.read_text(encoding="utf-8"))["shards"]
-            counts = {entry["name"]: int(entry["samples"]) for entry in entries}
-        elif sizes.exists():
-            counts = {shard: int(n) for shard, n in json.loads(sizes.read_text(encoding="utf-8")).items()}
-        else:
-            raise SourceError(f"source {name!r}: no manifest.json or sizes.json in {folder}")
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise SourceError(f"source {name!r}: unreadable manifest in {folder}: {error}") from error
-    names = sorted(counts)
-    if not names:
+        entries = shard_counts(folder)
+    except FileNotFoundError as error:
+        raise SourceError(f"source {name!r}: {error}") from None
+    except ManifestError as error:
+        raise SourceError(f"source {name!r}: unreadable manifest: {error}") from error
+    if not entries:
         raise SourceError(f"source {name!r}: the manifest in {folder} lists no shards")
-    return tuple(str(folder / shard) for shard in names), tuple(counts[shard] for shard in names)
+    return tuple(str(folder / shard) for shard, _ in entries), tuple(count for _, count in entries)
 
 
 def load_sources(config: Mapping[str, Mapping[str, Any]]) -> list[Source]:

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
         build_tiny_llava_next(Path(args.checkpoint), Path(args.build_tiny_from))
     table = evaluation_table(args.checkpoint, args.out_dir, args.heldout, args.manifest)
-    from data_gen.atomic import atomic_write_text
+    from shard_contract.atomic import atomic_write_text
 
     atomic_write_text(Path(args.out_dir) / "eval" / "EVAL_TABLE.md", table)
     print(table)

@@ -26,7 +26,7 @@ from culturalpangea.eval.markdown import comparison_markdown, report_markdown
 from culturalpangea.eval.report import benchmark_section, build_report, load_report, training_languages
 from culturalpangea.eval.resume import PredictionStore, discard
 from culturalpangea.eval.runner import BenchmarkRun, Generator
-from data_gen.atomic import atomic_write_json, atomic_write_text
+from shard_contract.atomic import atomic_write_json, atomic_write_text
 
 PROMPT_VERSION = 1  # bump when a prompt or target changes: old predictions then refuse to resume
 NOT_IN_FINGERPRINT = ("limit",)

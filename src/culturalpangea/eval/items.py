@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shard_contract.tokens import IMAGE_TOKEN
+
 ImageSource = bytes | Path
 
 TASKS = ("mcq", "yesno", "vqa", "caption", "entity", "long")
@@ -42,10 +44,10 @@ class EvalItem:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"item {self.item_id!r}: task {self.task!r} is not one of {TASKS}")
-        placeholders = self.prompt.count("<image>")
+        placeholders = self.prompt.count(IMAGE_TOKEN)
         if placeholders != len(self.images):
             raise ValueError(
-                f"item {self.item_id!r}: {placeholders} <image> placeholders for {len(self.images)} images"
+                f"item {self.item_id!r}: {placeholders} {IMAGE_TOKEN} placeholders for {len(self.images)} images"
             )
 
 

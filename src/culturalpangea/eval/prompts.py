@@ -23,13 +23,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from culturalpangea.eval.metrics.mcq import letter
-
-IMAGE = "<image>"
+from shard_contract.tokens import IMAGE_TOKEN
 
 
 def with_images(text: str, n_images: int = 1) -> str:
     """Image placeholders first, one per line, then the text."""
-    return "".join(f"{IMAGE}\n" for _ in range(n_images)) + text
+    return "".join(f"{IMAGE_TOKEN}\n" for _ in range(n_images)) + text
 
 
 def lettered(options: Sequence[str], style: str = "{letter}. {option}") -> list[str]:

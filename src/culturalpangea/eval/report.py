@@ -19,6 +19,7 @@ from typing import Any
 
 from culturalpangea.eval.languages import normalize_code
 from culturalpangea.eval.scoring import METRIC_ORDER, PRIMARY, aggregate, group_by
+from shard_contract.manifest import read_manifest
 
 REPORT_FORMAT = "culturalpangea-eval/1"
 MAX_LISTED_ERRORS = 200
@@ -31,15 +32,7 @@ def training_languages(manifests: Sequence[str | Path] | str | Path | None) -> s
     paths = [manifests] if isinstance(manifests, str | Path) else list(manifests)
     languages: set[str] = set()
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            path = path / "manifest.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"training manifest {path} not found")
-        try:
-            counts = json.loads(path.read_text(encoding="utf-8"))["counts"]["language"]
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ValueError(f"{path} is not a shard manifest with counts per language: {error}") from error
+        counts = read_manifest(Path(raw))["counts"]["language"]
         languages.update(normalize_code(code) for code, count in counts.items() if int(count) > 0)
     return languages
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from data_gen.atomic import atomic_write_json
+from shard_contract.atomic import atomic_write_json
 
 COMMIT_KEY = "_commit"
 

@@ -1,17 +1,17 @@
 """The conversation format Pangea-7B was trained with: ChatML (LLaVA's `qwen_1_5` template).
 
-One place for the special strings so the tokenizer builder, the data processing and the evaluation
-prompts cannot drift apart. The chat template below renders the same text as Qwen2-Instruct's own
+The special strings themselves live in `shard_contract.tokens` (data_gen needs them too); this
+module adds what only the model side uses, so the tokenizer builder, the data processing and the
+evaluation prompts cannot drift apart. The chat template below renders the same text as Qwen2-Instruct's own
 template (a default system turn "You are a helpful assistant." when none is given).
 """
 
-IM_START = "<|im_start|>"
-IM_END = "<|im_end|>"
-END_OF_TEXT = "<|endoftext|>"
-IMAGE_TOKEN = "<image>"
-DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+from shard_contract.tokens import END_OF_TEXT, IM_END, IM_START, IMAGE_TOKEN, SPECIAL_TOKENS
 
-SPECIAL_TOKENS: tuple[str, ...] = (END_OF_TEXT, IM_START, IM_END, IMAGE_TOKEN)
+__all__ = ["CHATML_TEMPLATE", "DEFAULT_SYSTEM_PROMPT", "END_OF_TEXT", "IMAGE_TOKEN", "IM_END", "IM_START",
+           "SPECIAL_TOKENS"]
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
 # Jinja, as transformers' `apply_chat_template` expects. `content` may be a string or a list of
 # {"type": "text"|"image"} parts (the HF processor convention); images render as IMAGE_TOKEN.

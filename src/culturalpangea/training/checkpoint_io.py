@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from shard_contract.atomic import atomic_open
+
 
 class CheckpointWriteError(RuntimeError):
     """A checkpoint could not be written; the previous checkpoint at that path is untouched."""
@@ -47,15 +49,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.tmp")
         try:
-            with open(temp, "wb") as handle:
+            with atomic_open(target) as handle:  # temp file beside it, fsync, rename; removed on failure
                 torch.save(checkpoint, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, target)
         except (OSError, RuntimeError) as error:  # torch wraps a failed write in a RuntimeError
-            temp.unlink(missing_ok=True)
             if _errno_in_chain(error) == errno.ENOSPC:
                 free = shutil.disk_usage(target.parent).free
                 raise CheckpointWriteError(

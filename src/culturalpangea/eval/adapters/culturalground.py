@@ -65,7 +65,7 @@ class CulturalGroundAdapter:
     def items(self, root: Path, settings: Mapping[str, Any]) -> Iterator[ItemOrError]:
         from culturalpangea.data.skips import take_skip_counts
         from culturalpangea.data.tar_reader import tar_samples
-        from data_gen.shards import read_manifest
+        from shard_contract.manifest import read_manifest
 
         manifest = read_manifest(root)
         take_skip_counts()  # start counting from zero for this folder

@@ -29,6 +29,7 @@ from culturalpangea.eval.images import base64_image
 from culturalpangea.eval.items import EvalItem, ImageSource, ItemProblem
 from culturalpangea.eval.languages import code_for
 from culturalpangea.eval.prompts import m3exam_prompt, with_images
+from shard_contract.tokens import IMAGE_TOKEN
 
 MARKER = re.compile(r"\(image\)\[([^\]]+)\]")
 _OPTION_LABEL = re.compile(r"^[\(（]?[A-Da-d\d][\)）.\s]+\s*")
@@ -85,7 +86,7 @@ def _question_with_placeholders(question: str, n_images: int) -> tuple[str, int]
         nonlocal placed
         if placed < n_images:
             placed += 1
-            return "<image>"
+            return IMAGE_TOKEN
         return ""
 
     return MARKER.sub(replace, question), placed

@@ -1,4 +1,4 @@
-"""The shard contract between data_gen and training, as code: one sample = image + conversation.
+"""One shard sample as code: its JSON (LLaVA conversation format) and the checks it must pass.
 
 A sample's JSON follows the LLaVA conversation format, so released CulturalGround files,
 PangeaInstruct and M3LS map in without loss:
@@ -20,7 +20,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-IMAGE_PLACEHOLDER = "<image>"
+from shard_contract.tokens import IMAGE_TOKEN
+
 QUESTION_TYPES = ("open", "mcq")
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,200}$")
 QID_PATTERN = re.compile(r"^Q[1-9][0-9]*$")
@@ -89,11 +90,11 @@ def _check_conversations(conversations: list[Any], has_image: bool) -> str | Non
             return f"conversations[{index}] must be {{'from': '{expected}', 'value': <string>}}"
         if not turn["value"].strip():
             return f"conversations[{index}] is empty"
-    placeholders = sum(turn["value"].count(IMAGE_PLACEHOLDER) for turn in conversations)
+    placeholders = sum(turn["value"].count(IMAGE_TOKEN) for turn in conversations)
     if has_image and placeholders != 1:
-        return f"conversations hold {placeholders} '{IMAGE_PLACEHOLDER}' placeholders for one image"
+        return f"conversations hold {placeholders} '{IMAGE_TOKEN}' placeholders for one image"
     if not has_image and placeholders:
-        return f"a text-only sample has '{IMAGE_PLACEHOLDER}' placeholders"
+        return f"a text-only sample has '{IMAGE_TOKEN}' placeholders"
     return None
 
 

@@ -1,0 +1,70 @@
+"""Atomic writes keep the old content until the new one is complete."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from shard_contract import atomic
+from shard_contract.atomic import atomic_write_bytes, atomic_write_json, temp_path
+
+
+def test_write_replace_and_no_temp_left(tmp_path):
+    target = tmp_path / "a.json"
+    atomic_write_json(target, {"b": 1, "a": "ü"})
+    assert target.read_text(encoding="utf-8") == '{\n "a": "ü",\n "b": 1\n}'
+    atomic_write_json(target, [1])
+    assert json.loads(target.read_text()) == [1]
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_a_failed_rename_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    target = tmp_path / "shard.tar"
+    atomic_write_bytes(target, b"old")
+    real_replace = os.replace
+
+    def crash(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", crash)
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert not temp_path(target).exists()  # atomic_open removes its temp file when the write fails
+    monkeypatch.setattr(atomic.os, "replace", real_replace)
+    atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"new" and not temp_path(target).exists()
+
+
+def test_a_failing_streamed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "last.ckpt"
+    atomic_write_bytes(target, b"old")
+    with pytest.raises(RuntimeError, match="writer died"), atomic.atomic_open(target) as handle:
+        handle.write(b"half of the new")
+        raise RuntimeError("writer died")
+    assert target.read_bytes() == b"old" and not temp_path(target).exists()
+
+
+def test_atomic_directory_builds_once_and_keeps_the_first_finished_copy(tmp_path):
+    calls = []
+
+    def build(folder):
+        calls.append(folder)
+        folder.mkdir()
+        (folder / "config.json").write_text(str(len(calls)))
+
+    target = tmp_path / "models" / "llm"
+    assert atomic.atomic_directory(target, build, "config.json") == target
+    assert atomic.atomic_directory(target, build, "config.json") == target
+    assert len(calls) == 1 and (target / "config.json").read_text() == "1"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["llm"]  # no hidden build folder left
+
+    def failing(folder):
+        folder.mkdir()
+        raise ValueError("broken build")
+
+    with pytest.raises(ValueError, match="broken build"):
+        atomic.atomic_directory(tmp_path / "other", failing, "config.json")
+    assert not (tmp_path / "other").exists() and not list(tmp_path.glob(".other.build-*"))
