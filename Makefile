@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m culturalpangea.demo out_dir=outputs/demo
+	$(PY) -m culturalpangea_demo out_dir=outputs/demo
 
 # The SLURM tests start a real one-node cluster (Debian's munge, slurmctld, slurmd) on loopback.
 SLURM_PACKAGES := munge slurmctld slurmd slurm-client

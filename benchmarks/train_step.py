@@ -129,7 +129,7 @@ def prepare_workdir(shape: Shape, root: Path) -> None:
     """Tokenizer + LLM config folder (random init reads only config.json) + open_clip config if needed."""
     from transformers import AutoTokenizer, Qwen2Config
 
-    from culturalpangea.models.tiny import train_tiny_tokenizer
+    from tiny_models.tokenizer import train_tiny_tokenizer
 
     llm_dir = root / "llm"
     tokenizer = AutoTokenizer.from_pretrained(train_tiny_tokenizer(llm_dir))

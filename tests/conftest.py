@@ -23,8 +23,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def tiny_stack(tmp_path_factory: pytest.TempPathFactory):
-    """Tokenizer, 2-layer Qwen2 and tiny open_clip ViT saved to disk (see culturalpangea.models.tiny)."""
-    from culturalpangea.models.tiny import build_tiny_stack
+    """Tokenizer, 2-layer Qwen2 and tiny open_clip ViT saved to disk (see the tiny_models package)."""
+    from tiny_models.stack import build_tiny_stack
 
     return build_tiny_stack(tmp_path_factory.mktemp("tiny_stack"))
 
@@ -88,7 +88,7 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 @pytest.fixture(scope="session")
 def tiny_llava_next(tiny_stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random tiny HF LlavaNext folder (tiny ViT + tiny Qwen2, anyres) with tokenizer and processor."""
-    from culturalpangea.models.tiny import build_tiny_llava_next
+    from tiny_models.llava_next import build_tiny_llava_next
 
     return build_tiny_llava_next(tmp_path_factory.mktemp("tiny_llava_next") / "hf", tiny_stack.tokenizer_dir)
 
@@ -96,10 +96,11 @@ def tiny_llava_next(tiny_stack, tmp_path_factory: pytest.TempPathFactory) -> Pat
 @pytest.fixture(scope="session")
 def tiny_model_cfg(tiny_stack) -> dict:
     """The `model=tiny` config group as build_vlm receives it, pointing at the session's tiny stack."""
-    from culturalpangea.models.tiny import TINY_GRID_PINPOINTS
+    from tiny_models.llava_next import TINY_GRID_PINPOINTS
 
     return {
         "vision": {"open_clip_name": tiny_stack.clip_model_name, "weights": str(tiny_stack.clip_weights),
+                   "open_clip_config": str(tiny_stack.clip_config),
                    "image_size": 56, "feature_layer": -2, "select": "patch", "frozen": True},
         "connector": {"type": "mlp2x_gelu"},
         "llm": {"path": str(tiny_stack.llm_dir), "attn_implementation": "sdpa", "gradient_checkpointing": False},

@@ -3,8 +3,8 @@
 `make_text_generator` / `make_yes_no_scorer` pick the implementation named by `backend`
 (http, transformers, vllm) and import its heavy dependencies only then: an HTTP run never
 imports torch models, and a missing optional vLLM fails with one line naming the extra.
-`model: tiny` stands for the tiny random stand-ins built under the run's out_dir
-(`data_gen.backends.tiny_models`), for the demo and tests.
+`model: tiny` stands for the tiny random stand-ins built under the run's out_dir by the separate
+`tiny_models` package (imported only then), for the demo and tests.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from data_gen.backends.base import BackendError, BackendSettings, TextGenerator, YesNoScorer
-from data_gen.backends.tiny_models import TINY
+
+TINY = "tiny"
 
 __all__ = ["BackendError", "BackendSettings", "make_text_generator", "make_yes_no_scorer", "resolve_tiny"]
 
@@ -25,10 +26,13 @@ def resolve_tiny(settings: BackendSettings, tiny_root: Path, kind: str) -> Backe
         return settings
     if settings.backend != "transformers":
         raise BackendError("model 'tiny' is a local random stand-in: use it with backend=transformers")
-    from data_gen.backends.tiny_models import ensure_tiny_llm, ensure_tiny_vlm
+    from data_gen.backends.prompts import FILTER_INSTRUCTION, FILTER_SYSTEM, REFINE_INSTRUCTION, REFINE_SYSTEM
+    from tiny_models.stand_ins import ensure_tiny_llm, ensure_tiny_vlm
 
-    build = ensure_tiny_llm if kind == "llm" else ensure_tiny_vlm
-    path = build(tiny_root)
+    if kind == "llm":
+        path = ensure_tiny_llm(tiny_root, prompt_text=(REFINE_SYSTEM, REFINE_INSTRUCTION))
+    else:
+        path = ensure_tiny_vlm(tiny_root, prompt_text=(FILTER_SYSTEM, FILTER_INSTRUCTION))
     print(f"note: {kind} is a tiny random-weight stand-in ({path}); outputs are not meaningful", file=sys.stderr)
     return dataclasses.replace(settings, model=str(path))
 

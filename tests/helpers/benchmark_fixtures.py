@@ -1,7 +1,7 @@
 """Benchmark fixtures for tests: every benchmark in its own published format, a training manifest,
 and a deterministic scripted generator for testing the scoring and resume logic (not generation).
 
-The format writers live in the package (`culturalpangea.eval.fixtures`) because the offline demo
+The format writers live in the package (`culturalpangea_demo.benchmark_fixtures`) because the offline demo
 uses them too; this module adds what only tests need: a training shard folder whose manifest
 names a known set of languages (so zero-shot marks are predictable), and `ScriptedGenerator`,
 which answers by rule from the prompt and counts every request it sees.
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from culturalpangea.eval.fixtures import write_fixtures
 from culturalpangea.eval.runner import EvalRequest
+from culturalpangea_demo.benchmark_fixtures import write_fixtures
 
 # Languages the fake training data has: ja, hi, en, iw, fr (so zh, sw, id, th, ur … are zero-shot).
 TRAINING_LANGUAGES = ("en", "fr", "hi", "iw", "ja")

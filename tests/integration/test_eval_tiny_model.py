@@ -117,7 +117,7 @@ def test_all_benchmarks_killed_then_resumed_through_the_cli(tiny_llava_next, dat
 
 
 def test_demo_evaluation_table(tiny_llava_next, data, tmp_path):
-    from culturalpangea.eval.demo import evaluation_table
+    from culturalpangea_demo.evaluation import evaluation_table
 
     table = evaluation_table(tiny_llava_next, tmp_path, training_manifest=data / "train", benchmarks=("cvqa",),
                              batch_size=8, max_new_tokens_cap=4)

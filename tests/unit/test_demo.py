@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from culturalpangea import demo
-from culturalpangea.demo import Step
+from culturalpangea_demo import run as demo
+from culturalpangea_demo.steps import Step
 
 
 def test_demo_runs_its_steps_and_writes_the_report(tmp_path):
@@ -34,7 +34,7 @@ def test_a_failing_step_stops_the_demo_with_its_log_tail(tmp_path, monkeypatch):
         done=lambda out: False,
         report=lambda out: "",
     )
-    monkeypatch.setattr(demo, "demo_steps", lambda: [failing])
+    monkeypatch.setattr(demo, "STEPS", [failing])
     with pytest.raises(SystemExit, match=r"(?s)'broken' failed \(exit 3\).*boom happened"):
         demo.main([f"out_dir={tmp_path}"])
     assert not (tmp_path / "REPORT.md").exists()

@@ -10,10 +10,10 @@ import pytest
 from culturalpangea.eval.adapters import ADAPTERS, select
 from culturalpangea.eval.adapters.almbench import mcq_target, split_options
 from culturalpangea.eval.adapters.cvqa import parse_subset
-from culturalpangea.eval.fixtures import tiny_jpeg, write_marvl
 from culturalpangea.eval.items import EvalItem, ItemError, ItemProblem
 from culturalpangea.eval.languages import code_for, english_name
 from culturalpangea.eval.tables import TableError, find_tables
+from culturalpangea_demo.benchmark_fixtures import tiny_jpeg, write_marvl
 from tests.helpers.benchmark_fixtures import write_benchmarks
 
 

@@ -79,12 +79,12 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path):
 
 
 def test_the_demo_ends_with_the_evaluation_step(tmp_path):
-    from culturalpangea.demo_steps import STEPS
+    from culturalpangea_demo.steps import STEPS
 
     last = STEPS[-1]
     assert last.name == "eval"
     command = last.command(tmp_path)
-    assert command[1:3] == ["-m", "culturalpangea.eval.demo"]
+    assert command[1:3] == ["-m", "culturalpangea_demo.evaluation"]
     assert command[3] == str(tmp_path / "train" / "export" / "project")  # the checkpoint the demo trained
     assert command[command.index("--manifest") + 1].endswith("manifest.json")
     (tmp_path / "eval").mkdir()

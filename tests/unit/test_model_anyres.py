@@ -17,7 +17,7 @@ from culturalpangea.models.anyres import (
     pack_anyres_features,
     select_best_resolution,
 )
-from culturalpangea.models.tiny import TINY_GRID_PINPOINTS
+from tiny_models.llava_next import TINY_GRID_PINPOINTS
 
 PAPER_PINPOINTS = ((336, 672), (672, 336), (672, 672), (1008, 336), (336, 1008))
 PAPER = AnyresGeometry(336, 14, PAPER_PINPOINTS)

@@ -102,12 +102,17 @@ def test_init_from_hf_loads_the_checkpoint_and_checks_the_config(tiny_model_cfg,
         assert torch.equal(model(**inputs).logits, reference(**inputs).logits)
     assert model.vision.is_frozen and all(p.requires_grad for p in model.llm.parameters())
     for key, value, field in [("vision", {"feature_layer": -1}, "vision.feature_layer"),
-                              ("vision", {"open_clip_name": "ViT-L-14-336-quickgelu"}, "vision.width"),
+                              ("vision", {"open_clip_name": "ViT-L-14-336-quickgelu", "open_clip_config": None},
+                               "vision.width"),
                               ("anyres", {"grid_pinpoints": [[56, 112]]}, "anyres.grid_pinpoints")]:
         wrong = copy.deepcopy(cfg)
         wrong[key].update(value)
         with pytest.raises(ValueError, match=f"model config says {field}="):
             build_vlm(wrong)
+    wrong = copy.deepcopy(cfg)
+    wrong["vision"]["open_clip_name"] = "ViT-L-14-336-quickgelu"  # the config file registers another name
+    with pytest.raises(ValueError, match="registers 'tiny-vit-14-56-quickgelu', not open_clip_name="):
+        build_vlm(wrong)
 
 
 def test_the_hydra_tiny_group_builds_its_own_stack(tmp_path):

@@ -12,9 +12,9 @@ from safetensors.torch import save_file
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from culturalpangea.models.clip_mapping import clip_hf_to_open_clip, open_clip_to_clip_hf
-from culturalpangea.models.tiny import spread_weights
 from culturalpangea.models.vision import CLIPVisionTower, VisionTowerConfig, build_vision_tower
 from culturalpangea.models.weights import CheckpointError, load_weights_file
+from tiny_models.llava_next import spread_weights
 
 TINY = VisionTowerConfig(image_size=56, patch_size=14, width=32, layers=3, heads=2, feature_layer=-2)
 

@@ -9,8 +9,10 @@ Two starts:
 - otherwise, from parts: the open_clip tower by name + weights file, the LLM + tokenizer from
   `llm.path`, and a freshly initialised connector (the LLaVA alignment-stage situation).
 
-`build_tiny_if_missing: true` (the tiny config) builds the random tiny stack first, so CPU runs
-and the demo need no separate setup step.
+`vision.open_clip_config` registers a local open_clip model config (JSON) before the tower is
+looked up by name, for towers open_clip does not ship. `build_tiny_if_missing: true` (the tiny
+config) builds the random tiny stack of the separate `tiny_models` package first (imported only
+then), so CPU runs and the demo need no separate setup step.
 
 Fast-path switches of the `llm` group (off by default; see llm.py and benchmarks/RESULTS.md):
 `compile` (regional `torch.compile` of the decoder layers, `compile_mode`), `fused_linear_cross_entropy`
@@ -22,8 +24,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import open_clip
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -37,7 +41,6 @@ from culturalpangea.models.llm import (
     set_gradient_checkpointing,
 )
 from culturalpangea.models.loading import load_vlm
-from culturalpangea.models.tiny import build_tiny_stack, register_tiny_open_clip
 from culturalpangea.models.vision import VisionTowerConfig, build_vision_tower
 from culturalpangea.models.vlm import AnyresConfig, VisionLanguageModel, VLMConfig
 
@@ -94,9 +97,24 @@ def _check_against_config(model: VisionLanguageModel, cfg: Mapping[str, Any], so
             raise ValueError(f"model config says {name}={expected!r} but {source} has {found!r}")
 
 
+def register_open_clip_config(vision_cfg: Mapping[str, Any]) -> None:
+    """Register `vision.open_clip_config` (a local open_clip model config) under `vision.open_clip_name`."""
+    path = vision_cfg.get("open_clip_config")
+    if not path:
+        return
+    path = Path(str(path))
+    name = vision_cfg.get("open_clip_name")
+    if path.stem != name:
+        raise ValueError(f"vision.open_clip_config {path} registers {path.stem!r}, not open_clip_name={name!r}")
+    if name in open_clip.list_models():
+        return
+    if not path.is_file():
+        raise FileNotFoundError(f"vision.open_clip_config {path} does not exist")
+    open_clip.add_model_config(path)
+
+
 def _build_from_parts(cfg: Mapping[str, Any], dtype: torch.dtype) -> VisionLanguageModel:
     vision_cfg, llm_cfg = cfg["vision"], cfg["llm"]
-    register_tiny_open_clip()  # project-local open_clip configs
     tower_config = VisionTowerConfig.from_open_clip(
         vision_cfg["open_clip_name"], int(vision_cfg.get("feature_layer", -2)), vision_cfg.get("select", "patch")
     )
@@ -121,8 +139,11 @@ def build_vlm(model_cfg: DictConfig | Mapping[str, Any]) -> VisionLanguageModel:
     """The VLM the `model` config describes, ready for the LightningModule (see module docstring)."""
     cfg = _plain(model_cfg)
     if cfg.get("build_tiny_if_missing"):
+        from tiny_models.stack import build_tiny_stack
+
         build_tiny_stack(cfg["tiny_root"])
     vision_cfg, llm_cfg = cfg.get("vision") or {}, cfg.get("llm") or {}
+    register_open_clip_config(vision_cfg)
     dtype = parse_dtype(llm_cfg.get("dtype", "float32"))
     if cfg.get("init_from_hf"):
         if llm_cfg.get("random_init"):

@@ -8,7 +8,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from culturalpangea.models.chat_format import IM_END, IM_START, IMAGE_TOKEN
-from culturalpangea.models.tiny import TINY_CLIP_MODEL_NAME, register_tiny_open_clip
+from tiny_models.vision import TINY_CLIP_MODEL_NAME, register_tiny_open_clip
 
 SCRIPT_SAMPLES = {
     "Latin": "Qu'est-ce qui est montré",

@@ -6,7 +6,7 @@ wrote into `<out_dir>/REPORT.md` (dataset statistics, training loss, evaluation 
 step stops the demo with its log tail and a non-zero exit. Steps are skipped when their output is
 already complete, so a second `make demo` is quick; `fresh=true` starts over.
 
-Usage: `python -m culturalpangea.demo [out_dir=outputs/demo] [fresh=true] [size=full|small]`
+Usage: `python -m culturalpangea_demo [out_dir=outputs/demo] [fresh=true] [size=full|small]`
 
 `size=small` runs the same steps on two of the sample's countries (Japan, India: still seven
 languages) and a few training steps; the test suite uses it so that `make test` stays well
@@ -20,20 +20,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from culturalpangea_demo.steps import STEPS, Step
 from shard_contract.atomic import atomic_write_text
-
-
-@dataclass
-class Step:
-    name: str
-    command: Callable[[Path], list[str]]
-    done: Callable[[Path], bool]
-    report: Callable[[Path], str]
-    small_args: tuple[str, ...] = ()  # appended for `size=small` (the test suite's run of the demo)
 
 
 @dataclass
@@ -87,13 +78,6 @@ def _parse_args(argv: list[str]) -> dict[str, str]:
     return options
 
 
-def demo_steps() -> list[Step]:
-    """The steps of the demo, in order (each the real CLI of a stage)."""
-    from culturalpangea.demo_steps import STEPS
-
-    return STEPS
-
-
 def main(argv: list[str] | None = None) -> int:
     options = _parse_args(sys.argv[1:] if argv is None else argv)
     out_dir = Path(options["out_dir"]).resolve()
@@ -104,12 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"size={options['size']!r}: expected full or small")
     run = DemoRun(out_dir, small=options["size"] == "small")
     start = time.monotonic()
-    for step in demo_steps():
+    for step in STEPS:
         _run_step(step, run)
     report = _write_report(run)
     print(f"[demo] done in {time.monotonic() - start:.0f} s: {report}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

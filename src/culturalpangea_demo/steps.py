@@ -1,7 +1,8 @@
 """The steps `make demo` chains, each the real CLI of one stage, and how each reports.
 
-Steps are listed in pipeline order. A stage whose code has not landed yet is simply not in the
-list (the demo never pretends to run it); see the README's status table for what is coming.
+Steps are listed in pipeline order: the embedded sample's statistics, data_gen `stage=all`, the
+tiny models, training, evaluation. Each is a command line a user could type; the report functions
+read only what the commands wrote.
 """
 
 from __future__ import annotations
@@ -9,11 +10,20 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from culturalpangea.demo import Step
-
 PY = sys.executable
+
+
+@dataclass
+class Step:
+    name: str
+    command: Callable[[Path], list[str]]
+    done: Callable[[Path], bool]
+    report: Callable[[Path], str]
+    small_args: tuple[str, ...] = ()  # appended for `size=small` (the test suite's run of the demo)
 
 
 def _tiny_report(out: Path) -> str:
@@ -48,7 +58,7 @@ def _sample_report(out: Path) -> str:
 
 TINY_MODELS = Step(
     name="tiny_models",
-    command=lambda out: [PY, "-m", "culturalpangea.models.tiny", str(out / "tiny_models")],
+    command=lambda out: [PY, "-m", "tiny_models", str(out / "tiny_models")],
     done=lambda out: (out / "tiny_models" / "llm" / "config.json").exists(),
     report=_tiny_report,
 )
@@ -156,7 +166,7 @@ TRAIN = Step(
 
 def _eval_command(out: Path) -> list[str]:
     """Evaluate the demo's trained checkpoint; the training manifest marks zero-shot languages."""
-    command = [PY, "-m", "culturalpangea.eval.demo", str(out / "train" / "export" / "project"), str(out),
+    command = [PY, "-m", "culturalpangea_demo.evaluation", str(out / "train" / "export" / "project"), str(out),
                "--manifest", str(out / "data" / "shards" / "open" / "manifest.json")]
     heldout = out / "data" / "shards" / "heldout"
     if (heldout / "manifest.json").exists():
@@ -172,16 +182,4 @@ EVAL = Step(
 )
 
 
-def _available() -> list[Step]:
-    steps = []
-    if (Path(__file__).resolve().parents[2] / "data_gen" / "sample" / "wikidata_sample.ttl.gz").exists():
-        steps.append(SAMPLE_STATS)
-        steps.append(DATA)
-    steps.append(TINY_MODELS)
-    if DATA in steps:
-        steps.append(TRAIN)
-        steps.append(EVAL)  # last: the report ends with the evaluation table
-    return steps
-
-
-STEPS: list[Step] = _available()
+STEPS: list[Step] = [SAMPLE_STATS, DATA, TINY_MODELS, TRAIN, EVAL]  # the report ends with the evaluation table

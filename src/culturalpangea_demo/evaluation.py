@@ -2,12 +2,12 @@
 benchmark fixtures, returned as the Markdown table the demo report ends with.
 
 Generation is capped at 8 new tokens by default (a random model never stops on its own). The
-demo has no benchmark downloads, so CVQA and XM100 come from `fixtures` (tiny copies in
+demo has no benchmark downloads, so CVQA and XM100 come from `benchmark_fixtures` (tiny copies in
 their published formats) and the held-out split is the demo's own shards when given (else the
 fixture's). The numbers of a tiny random model are meaningless; what the table shows is that the
 whole path — adapters, batched generation, scoring, zero-shot marks — runs end to end.
 
-    python -m culturalpangea.eval.demo <checkpoint> <out_dir> [--heldout DIR] [--manifest FILE_OR_DIR]
+    python -m culturalpangea_demo.evaluation <checkpoint> <out_dir> [--heldout DIR] [--manifest FILE_OR_DIR]
         [--build-tiny-from TOKENIZER_DIR]
 
 `--build-tiny-from` first builds a random tiny LlavaNext checkpoint at <checkpoint> (with that
@@ -25,9 +25,10 @@ from omegaconf import OmegaConf
 
 from culturalpangea.config import config_dir
 from culturalpangea.eval.evaluate import EvalSettings, evaluate
-from culturalpangea.eval.fixtures import FOLDERS, write_fixtures
 from culturalpangea.eval.markdown import benchmark_markdown, summary_table
 from culturalpangea.eval.runner import Generator
+from culturalpangea_demo.benchmark_fixtures import FOLDERS, write_fixtures
+from shard_contract.atomic import atomic_write_text
 
 DEMO_BENCHMARKS = ("cvqa", "xm100")
 
@@ -80,12 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-tiny-from", default=None, help="tokenizer folder: build a tiny checkpoint first")
     args = parser.parse_args(argv)
     if args.build_tiny_from and not (Path(args.checkpoint) / "config.json").exists():
-        from culturalpangea.models.tiny import build_tiny_llava_next
+        from tiny_models.llava_next import build_tiny_llava_next
 
         build_tiny_llava_next(Path(args.checkpoint), Path(args.build_tiny_from))
     table = evaluation_table(args.checkpoint, args.out_dir, args.heldout, args.manifest)
-    from shard_contract.atomic import atomic_write_text
-
     atomic_write_text(Path(args.out_dir) / "eval" / "EVAL_TABLE.md", table)
     print(table)
     return 0
