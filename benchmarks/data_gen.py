@@ -1,7 +1,7 @@
 """data_gen throughput: shard writing MB/s against WebDataset's own `ShardWriter`.
 
 Same samples (JPEG + contract JSON), same shard size, same disk: the project's writer
-(`data_gen.shards.write_shards`: contract check, canonical JSON, fixed tar metadata, fsync,
+(`data_gen.shards.writer.write_shards`: contract check, canonical JSON, fixed tar metadata, fsync,
 atomic rename, resumable progress file) against `webdataset.ShardWriter` (no checks, no fsync).
 QA pairs/s and SPARQL queries per 1,000 entities join this file with their stages.
 
@@ -30,7 +30,7 @@ import webdataset as wds
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data_gen.shards import ShardSpec, write_shards
+from data_gen.shards.writer import ShardSpec, write_shards
 from tests.helpers.shard_samples import make_sample, tiny_jpeg
 
 
@@ -101,7 +101,7 @@ def qa_inputs(per_country: int) -> tuple[dict, dict, dict]:
     """Synthetic entities (tests/helpers/qa_inputs.py: every value type) with two images each."""
     import random
 
-    from data_gen.qa import ImageRef
+    from data_gen.qa.generate import ImageRef
     from tests.helpers.qa_inputs import COUNTRY_LANGUAGES, make_entity, value_items
 
     rng, items = random.Random(0), value_items()
@@ -117,12 +117,12 @@ def qa_inputs(per_country: int) -> tuple[dict, dict, dict]:
 
 
 def qa_project(entities: dict, languages: dict, images: dict) -> int:
-    """The project's generator (data_gen.qa.QAGenerator): records built in memory; returns their number."""
+    """The project's generator (data_gen.qa.generate.QAGenerator): records built in memory; returns their number."""
     from collections import Counter
 
-    from data_gen.properties import load_catalogue
-    from data_gen.qa import DistractorPools, QAGenerator, QASettings
-    from data_gen.qa_templates import load_language
+    from data_gen.qa.generate import DistractorPools, QAGenerator, QASettings
+    from data_gen.qa.question_templates import load_language
+    from data_gen.wikidata.properties import load_catalogue
 
     templates = {lang: load_language(lang) for langs in languages.values() for lang in langs}
     pools = DistractorPools(entities, templates)
@@ -135,7 +135,7 @@ def qa_project(entities: dict, languages: dict, images: dict) -> int:
 
 
 def _reference_text(fact: dict, language: str, bce: str) -> str | None:
-    from data_gen.values import ValueSkip, format_quantity, format_time, value_text
+    from data_gen.qa.answer_texts import ValueSkip, format_quantity, format_time, value_text
 
     try:
         if fact["type"] == "time":
@@ -158,7 +158,7 @@ def qa_reference(entities: dict, languages: dict, images: dict) -> int:
     import random
     import unicodedata
 
-    from data_gen.qa_templates import load_language
+    from data_gen.qa.question_templates import load_language
 
     def fold(text: str) -> str:
         decomposed = unicodedata.normalize("NFKD", text)
@@ -228,7 +228,7 @@ def qa_main(quick: bool, rounds: int) -> None:
     entities = sum(len(e) for e in inputs[0].values())
     print(f"machine: {platform.machine()} python {platform.python_version()}; one core; {entities} entities")
     print(f"reference (per pair: Babel, pool filter, random.sample): {ref_pairs} pairs, {reference:,.0f} pairs/s")
-    print(f"project (data_gen.qa.QAGenerator, tiered distractors): {pairs} pairs, {project:,.0f} pairs/s")
+    print(f"project (data_gen.qa.generate.QAGenerator, tiered distractors): {pairs} pairs, {project:,.0f} pairs/s")
     print(f"ratio_vs_reference={project / reference:.2f}")
 
 
@@ -236,7 +236,7 @@ def qa_main(quick: bool, rounds: int) -> None:
 
 
 def _label_turtle(count: int) -> tuple[Any, tuple[str, ...], bytes]:
-    from data_gen.regions import load_regions
+    from data_gen.wikidata.regions import load_regions
     from tests.helpers.wikidata_snippet import synthetic_country_turtle
 
     regions = load_regions()
@@ -247,7 +247,7 @@ def _label_turtle(count: int) -> tuple[Any, tuple[str, ...], bytes]:
 
 def sparql_reference(client: Any, qids: list[str], value_qids: list[str], tags: tuple[str, ...]) -> int:
     """The naive way: one query per entity (labels, descriptions, aliases) and one per value item."""
-    from data_gen.entities import labels_query, texts_query
+    from data_gen.entities.selection import labels_query, texts_query
 
     rows = sum(len(client.select(texts_query([qid], tags))) for qid in qids)
     return rows + sum(len(client.select(labels_query([qid], tags))) for qid in value_qids)
@@ -259,9 +259,9 @@ def sparql_main(quick: bool) -> None:
     Both run against a real `oxigraph serve` on loopback through the project's SPARQL client, so the
     time includes what every query costs over HTTP (on WDQS add network latency and rate limits).
     """
-    from data_gen.entities import EntitySettings
-    from data_gen.entities_stage import read_entities, run_entities
-    from data_gen.sparql import EndpointBackend, SparqlClient, SparqlSettings
+    from data_gen.entities.selection import EntitySettings
+    from data_gen.entities.stage import read_entities, run_entities
+    from data_gen.wikidata.client import EndpointBackend, SparqlClient, SparqlSettings
     from tests.helpers.datagen_cli import TEST_AGENT
     from tests.helpers.oxigraph_server import OxigraphServer
 
@@ -328,12 +328,12 @@ def images_reference(server: Any, out: Path, files: list[str]) -> int:
 
 def images_main(quick: bool) -> None:
     """Files/s and connections per host: the images stage (≤ 3 per host) vs a per-item downloader."""
-    from data_gen.commons import CommonsSettings
-    from data_gen.entities import EntitySettings
-    from data_gen.entities_stage import read_entities, run_entities
-    from data_gen.images_stage import ImageSettings, make_source, run_images
-    from data_gen.regions import load_regions
-    from data_gen.sparql import SparqlClient, StoreBackend
+    from data_gen.entities.selection import EntitySettings
+    from data_gen.entities.stage import read_entities, run_entities
+    from data_gen.images.commons_client import CommonsSettings
+    from data_gen.images.stage import ImageSettings, make_source, run_images
+    from data_gen.wikidata.client import SparqlClient, StoreBackend
+    from data_gen.wikidata.regions import load_regions
     from tests.helpers.datagen_cli import TEST_AGENT
     from tests.helpers.image_server import FaultyImageServer
     from tests.helpers.wikidata_snippet import store_from_turtle, synthetic_country_turtle

@@ -45,7 +45,7 @@ from culturalpangea.data.processing import SampleProcessor  # noqa: E402
 from culturalpangea.data.sources import load_sources  # noqa: E402
 from culturalpangea.data.wds_pipeline import WeightedShardMixture  # noqa: E402
 from culturalpangea.models.anyres import AnyresGeometry, AnyresPreprocessor  # noqa: E402
-from data_gen.shards import ShardSample, ShardSpec, write_shards  # noqa: E402
+from data_gen.shards.writer import ShardSample, ShardSpec, write_shards  # noqa: E402
 from tiny_models.tokenizer import train_tiny_tokenizer  # noqa: E402
 
 PINPOINTS = ((336, 672), (672, 336), (672, 672), (1008, 336), (336, 1008))  # Pangea-7B's grid

@@ -40,7 +40,7 @@ def tiny_tokenizer(tiny_stack):
 @pytest.fixture(scope="session")
 def sample_turtle_path() -> Path:
     """Path of the embedded Wikidata sample shipped with data_gen."""
-    from data_gen.sample_store import sample_path
+    from data_gen.wikidata.sample_store import sample_path
 
     return sample_path()
 
@@ -48,7 +48,7 @@ def sample_turtle_path() -> Path:
 @pytest.fixture(scope="session")
 def sample_store():
     """The embedded sample in an in-process pyoxigraph store (the default endpoint)."""
-    from data_gen.sample_store import load_sample_store
+    from data_gen.wikidata.sample_store import load_sample_store
 
     return load_sample_store()
 
@@ -56,7 +56,7 @@ def sample_store():
 @pytest.fixture(scope="session")
 def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `oxigraph serve` on loopback loaded with the sample; yields its SPARQL query URL."""
-    from data_gen.sample_store import sample_turtle_bytes
+    from data_gen.wikidata.sample_store import sample_turtle_bytes
     from tests.helpers.oxigraph_server import OxigraphServer
 
     with OxigraphServer(tmp_path_factory.mktemp("oxigraph")) as server:

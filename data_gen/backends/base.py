@@ -18,12 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from data_gen.common.errors import DataGenError
+from data_gen.common.retry import RetryPolicy
+
 Message = dict[str, Any]
 BACKENDS = ("none", "http", "transformers", "vllm")
 APIS = ("chat", "completions")
 
 
-class BackendError(RuntimeError):
+class BackendError(DataGenError):
     """The backend cannot serve requests (unreachable, overloaded past the retry budget, misconfigured)."""
 
 
@@ -68,6 +71,10 @@ class BackendSettings:
             raise ValueError(f"backend {self.backend!r} needs a model (a path, a served model name or 'tiny')")
         if self.backend == "http" and not self.url:
             raise ValueError("backend 'http' needs url (the server's OpenAI API base, e.g. http://host:8000/v1)")
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.max_retry_after_s)
 
 
 @dataclass(frozen=True)

@@ -22,19 +22,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
 
 from data_gen.backends.base import BackendError, BackendSettings, Generation, Message, Score, VisionRequest
 from data_gen.backends.prompts import data_url_part, filter_messages, p_yes_from_logprobs, p_yes_from_text
+from data_gen.common.retry import RetryAfterTooLong, Transient, parse_retry_after
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -45,32 +43,6 @@ class Rejected:
 
     status: int
     message: str
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta seconds or an HTTP date); None if absent/bad."""
-    if not value or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
-
-
-class _Transient(Exception):
-    """One failed attempt that may succeed when retried; `wait_s` is the server's Retry-After."""
-
-    def __init__(self, kind: str, detail: str, wait_s: float | None = None) -> None:
-        super().__init__(detail)
-        self.kind = kind
-        self.wait_s = wait_s
 
 
 class OpenAIHttpClient:
@@ -120,11 +92,11 @@ class OpenAIHttpClient:
                     await self._wait_for_pause()  # inside: a slot freed by a 429 must not slip past its pause
                     self.stats["requests"] += 1
                     return await self._attempt(session, url, body)
-            except _Transient as problem:
+            except Transient as problem:
                 self.stats[f"retry:{problem.kind}"] += 1
                 last = f"{problem.kind} ({problem})"
                 if attempt < self.settings.max_attempts:
-                    await self._back_off(attempt, problem.wait_s)
+                    await self._back_off(attempt, problem.retry_after)
         raise BackendError(f"{url}: request failed after {self.settings.max_attempts} attempts; last error: {last}")
 
     async def _attempt(
@@ -134,20 +106,20 @@ class OpenAIHttpClient:
             async with session.post(url, json=body) as response:
                 text = await response.text(errors="replace")
                 if response.status in RETRY_STATUSES:
-                    wait = retry_after_seconds(response.headers.get("Retry-After"))
-                    raise _Transient(f"http_{response.status}", text[:200], wait)
+                    wait = parse_retry_after(response.headers.get("Retry-After"))
+                    raise Transient(text[:200], retry_after=wait, kind=f"http_{response.status}")
                 if response.status >= 400:
                     self.stats[f"rejected:{response.status}"] += 1
                     return Rejected(response.status, text[:500])
         except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as error:
             kind = "timeout" if isinstance(error, asyncio.TimeoutError) else "connection"
-            raise _Transient(kind, f"{type(error).__name__}: {error}") from None
+            raise Transient(f"{type(error).__name__}: {error}", kind=kind) from None
         try:
             parsed = json.loads(text)
         except json.JSONDecodeError as error:
-            raise _Transient("bad_body", f"answer is not JSON ({error.msg} at {error.pos})") from None
+            raise Transient(f"answer is not JSON ({error.msg} at {error.pos})", kind="bad_body") from None
         if not isinstance(parsed, dict) or not isinstance(parsed.get("choices"), list) or not parsed["choices"]:
-            raise _Transient("bad_body", "answer has no 'choices'")
+            raise Transient("answer has no 'choices'", kind="bad_body")
         return parsed
 
     async def _wait_for_pause(self) -> None:
@@ -156,17 +128,20 @@ class OpenAIHttpClient:
             await asyncio.sleep(delay)
 
     async def _back_off(self, attempt: int, retry_after: float | None) -> None:
-        if retry_after is not None:
-            if retry_after > self.settings.max_retry_after_s:
-                raise BackendError(
-                    f"{self.base_url}: server asks to wait {retry_after:.0f} s (Retry-After), "
-                    f"more than max_retry_after_s={self.settings.max_retry_after_s:g}; try again later"
-                )
-            self._resume_at = max(self._resume_at, time.monotonic() + retry_after)
-            await self._wait_for_pause()
+        """The shared policy (data_gen.common.retry); a Retry-After pauses every request to the server."""
+        policy = self.settings.retry_policy
+        if retry_after is None:
+            await asyncio.sleep(policy.backoff_s(attempt))
             return
-        base = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (attempt - 1))
-        await asyncio.sleep(base * random.uniform(0.5, 1.5))
+        try:
+            policy.check_retry_after(retry_after)
+        except RetryAfterTooLong:
+            raise BackendError(
+                f"{self.base_url}: server asks to wait {retry_after:.0f} s (Retry-After), "
+                f"more than max_retry_after_s={policy.max_retry_after_s:g}; try again later"
+            ) from None
+        self._resume_at = max(self._resume_at, time.monotonic() + retry_after)
+        await self._wait_for_pause()
 
 
 def _first_choice(body: dict[str, Any]) -> dict[str, Any]:

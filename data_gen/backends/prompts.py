@@ -15,7 +15,7 @@ Refinement output format. The model replies with one JSON object
 `{"question": <rewritten stem>, "answer": <the answer copied unchanged>}`. Echoing the answer lets
 the guards see when the model has turned the question into a question about something else
 (`answer_changed`); for multiple choice only the stem is rewritten and the options are shown for
-context, never asked back (see `data_gen.guards`).
+context, never asked back (see `data_gen.refine.guards`).
 
 Relevance question. "Does the image show what the question asks about, so that the question can
 be answered by looking at it (with general knowledge about what is shown)?" — answered with one
@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from data_gen.scripts import language_script
+from data_gen.common.writing_systems import language_script
 
 Message = dict[str, Any]
 

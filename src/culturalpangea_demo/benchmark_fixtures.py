@@ -264,7 +264,7 @@ HELDOUT = (
 
 
 def _heldout_samples(bad: bool) -> list[Any]:
-    from data_gen.shards import ShardSample
+    from data_gen.shards.writer import ShardSample
 
     samples = []
     for i, (language, country, kind, question, choices, answer) in enumerate(HELDOUT):
@@ -290,7 +290,7 @@ def _heldout_samples(bad: bool) -> list[Any]:
 
 
 def write_culturalground(out: Path, bad: bool = False) -> None:
-    from data_gen.shards import ShardSpec, write_shards
+    from data_gen.shards.writer import ShardSpec, write_shards
 
     write_shards(_heldout_samples(bad), out, ShardSpec(max_samples=4, prefix="heldout"))
 

@@ -65,14 +65,14 @@ TINY_MODELS = Step(
 
 SAMPLE_STATS = Step(
     name="sample_stats",
-    command=lambda out: [PY, "-m", "data_gen.sample_stats", str(out / "sample_stats.json")],
+    command=lambda out: [PY, "-m", "data_gen.wikidata.sample_stats", str(out / "sample_stats.json")],
     done=lambda out: (out / "sample_stats.json").exists(),
     report=_sample_report,
 )
 
 
 def _data_report(out: Path) -> str:
-    """Dataset statistics of `stage=all` (data_gen/misc_stages.py), charts linked from the report."""
+    """Dataset statistics of `stage=all` (data_gen/shards/stats.py), charts linked from the report."""
     data = out / "data"
     stats = json.loads((data / "shards" / "stats" / "stats.json").read_text(encoding="utf-8"))
     stages = {name: json.loads((data / name / "manifest.json").read_text(encoding="utf-8"))

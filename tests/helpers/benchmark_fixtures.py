@@ -21,7 +21,7 @@ TRAINING_LANGUAGES = ("en", "fr", "hi", "iw", "ja")
 
 def write_training_shards(out: Path) -> Path:
     """A tiny contract-valid shard folder whose manifest counts TRAINING_LANGUAGES; returns the folder."""
-    from data_gen.shards import ShardSample, write_shards
+    from data_gen.shards.writer import ShardSample, write_shards
     from tests.helpers.shard_samples import tiny_jpeg
 
     samples = []

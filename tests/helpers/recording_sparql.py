@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from data_gen.sparql import StoreBackend
+from data_gen.wikidata.client import StoreBackend
 
 
 class RecordingBackend(StoreBackend):

@@ -1,7 +1,7 @@
 """QA records in the `qa` stage's format, written as a finished `qa/` stage, for refine/filter tests.
 
 Hand-written questions in ten languages and seven scripts (open-ended and multiple-choice), each
-with its answer and aliases, rendered into conversations by `data_gen.qa_format` exactly as the QA
+with its answer and aliases, rendered into conversations by `data_gen.qa.conversation` exactly as the QA
 stage does, with small generated JPEGs under `images/` (paths relative to out_dir).
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 from PIL import Image
 
-from data_gen.qa_format import conversations
-from data_gen.stage_io import PartRef, write_part, write_stage_manifest
+from data_gen.common.parts import PartRef, write_part, write_stage_manifest
+from data_gen.qa.conversation import conversations
 
 # (language, question, answer, aliases, choices)
 QUESTIONS: list[tuple[str, str, str, list[str], list[str] | None]] = [
@@ -115,7 +115,7 @@ def compose_data_gen(stage: str, overrides: list[str]) -> Any:
     from hydra import compose, initialize_config_dir
     from omegaconf import open_dict
 
-    from data_gen.cli import CONFIG_DIR
+    from data_gen.pipeline.cli import CONFIG_DIR
 
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("data_gen", overrides=overrides)
@@ -126,7 +126,7 @@ def compose_data_gen(stage: str, overrides: list[str]) -> Any:
 
 def run_stage(stage: str, out_dir: Path, *overrides: str) -> int:
     """Run one data_gen stage in this process, as `python -m data_gen stage=… out_dir=…` would."""
-    from data_gen.cli import run
+    from data_gen.pipeline.cli import run
 
     return run(compose_data_gen(stage, [f"out_dir={out_dir}", "progress=false", *overrides]))
 
@@ -135,6 +135,6 @@ def run_stage(stage: str, out_dir: Path, *overrides: str) -> int:
 DRIVER = (
     "import sys\n"
     "from tests.helpers.refine_records import compose_data_gen\n"
-    "from data_gen.cli import run\n"
+    "from data_gen.pipeline.cli import run\n"
     "sys.exit(run(compose_data_gen(sys.argv[1], sys.argv[2:])))\n"
 )

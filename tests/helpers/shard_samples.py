@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from data_gen.shards import ShardSample
+from data_gen.shards.writer import ShardSample
 
 LANGUAGES = ("en", "ja", "hi", "ar", "el", "am")
 

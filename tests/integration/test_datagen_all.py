@@ -101,7 +101,7 @@ def test_embedded_default_output_reads_back_and_never_leaks_the_answer(reference
     import webdataset as wds
     from datasets import load_dataset
 
-    from data_gen.values import fold
+    from data_gen.common.text import fold
 
     out = reference[0]
     languages, total = set(), 0

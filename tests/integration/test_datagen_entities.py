@@ -14,11 +14,11 @@ import json
 
 import pytest
 
-from data_gen.entities import EntitySettings
-from data_gen.entities_stage import run_entities
-from data_gen.images import read_image_records
-from data_gen.regions import load_regions
-from data_gen.sparql import SparqlClient, StoreBackend
+from data_gen.entities.selection import EntitySettings
+from data_gen.entities.stage import run_entities
+from data_gen.images.checks import read_image_records
+from data_gen.wikidata.client import SparqlClient, StoreBackend
+from data_gen.wikidata.regions import load_regions
 from tests.helpers.datagen_cli import AGENT, run_cli
 from tests.helpers.oxigraph_server import OxigraphServer
 from tests.helpers.wikidata_snippet import TURTLE, snippet_store
@@ -70,7 +70,7 @@ def test_every_stage_query_gives_equal_results_on_oxigraph_serve_and_the_embedde
     oxigraph_server, sample_store, tmp_path
 ):
     """Record every query the stage sends to the embedded sample, replay each on `oxigraph serve`."""
-    from data_gen.sparql import EndpointBackend, SparqlSettings
+    from data_gen.wikidata.client import EndpointBackend, SparqlSettings
     from tests.helpers.datagen_cli import TEST_AGENT
     from tests.helpers.recording_sparql import RecordingBackend
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from data_gen.stage_io import iter_records
+from data_gen.common.parts import iter_records
 from tests.helpers.openai_server import OpenAITestServer, Reply
 from tests.helpers.refine_records import make_record, run_stage, write_qa_stage
 from tests.helpers.tiny_hf_vlm import tiny_vlm_dir

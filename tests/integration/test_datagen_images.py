@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from data_gen.commons import CommonsSettings
-from data_gen.entities import EntitySettings
-from data_gen.entities_stage import run_entities
-from data_gen.images import read_image_records
-from data_gen.images_stage import ImageSettings, make_source, run_images, summary_table
-from data_gen.regions import load_regions
-from data_gen.sparql import SparqlClient, StoreBackend
+from data_gen.entities.selection import EntitySettings
+from data_gen.entities.stage import run_entities
+from data_gen.images.checks import read_image_records
+from data_gen.images.commons_client import CommonsSettings
+from data_gen.images.stage import ImageSettings, make_source, run_images, summary_table
+from data_gen.wikidata.client import SparqlClient, StoreBackend
+from data_gen.wikidata.regions import load_regions
 from tests.helpers.datagen_cli import TEST_AGENT
 from tests.helpers.image_server import Fault, FaultyImageServer
 from tests.helpers.wikidata_snippet import store_from_turtle, synthetic_country_turtle

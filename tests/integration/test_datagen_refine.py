@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from data_gen.stage_io import iter_records, list_parts
+from data_gen.common.parts import iter_records, list_parts
 from tests.helpers.openai_server import OpenAITestServer, Reply, record_of, refined
 from tests.helpers.refine_records import DRIVER, good_rewrite, make_record, run_stage, write_qa_stage
 

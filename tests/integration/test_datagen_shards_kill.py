@@ -12,7 +12,7 @@ from pathlib import Path
 
 WRITER = """
 import sys
-from data_gen.shards import ShardSpec, write_shards
+from data_gen.shards.writer import ShardSpec, write_shards
 from tests.helpers.shard_samples import make_samples
 write_shards(make_samples(int(sys.argv[2])), sys.argv[1], ShardSpec(max_samples=5))
 """

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from data_gen.shards import ShardSpec, write_shards
+from data_gen.shards.writer import ShardSpec, write_shards
 from tests.helpers.shard_samples import make_sample
 
 SCRIPT = Path(__file__).resolve().parents[1] / "helpers" / "ddp_text_run.py"

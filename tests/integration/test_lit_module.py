@@ -17,7 +17,7 @@ from transformers import AutoModelForCausalLM
 from culturalpangea.data.datamodule import ShardDataModule
 from culturalpangea.lit_module import CulturalPangeaModule, NonFiniteLossError, OptimConfig
 from culturalpangea.optim import StagePlan
-from data_gen.shards import ShardSpec, write_shards
+from data_gen.shards.writer import ShardSpec, write_shards
 from tests.helpers.shard_samples import make_sample
 
 PLAN = StagePlan({"llm": True}, {"llm": 1.0})

@@ -13,7 +13,7 @@ from culturalpangea.data.datamodule import ShardDataModule
 from culturalpangea.lit_module import CulturalPangeaModule, OptimConfig
 from culturalpangea.models.builder import build_vlm
 from culturalpangea.optim import StagePlan
-from data_gen.shards import ShardSpec, write_shards
+from data_gen.shards.writer import ShardSpec, write_shards
 from tests.helpers.shard_samples import make_sample
 
 FINETUNE = StagePlan({"vision": False, "connector": True, "llm": True}, {"vision": 0.0, "connector": 1.0, "llm": 1.0})

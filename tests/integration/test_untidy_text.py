@@ -13,8 +13,8 @@ import webdataset as wds
 from culturalpangea.data.image_processing import SingleResolutionPreprocessor
 from culturalpangea.data.processing import SampleProcessor
 from culturalpangea.data.skips import take_skip_counts
-from data_gen.importers import ImportConfig, import_llava
-from data_gen.validate import validate_shard_folder
+from data_gen.shards.importers import ImportConfig, import_llava
+from data_gen.shards.validate import validate_shard_folder
 
 UNTIDY = {
     "rtl_arabic": "ما هو ارتفاع \u200fبرج خليفة\u200f بالأمتار؟ 828",  # RTL with marks and a digit run

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from culturalpangea.data.sources import SourceError, load_sources
-from data_gen.shards import ShardSpec, write_shards
+from data_gen.shards.writer import ShardSpec, write_shards
 from shard_contract.manifest import MANIFEST_FORMAT, ManifestError, read_manifest, shard_counts
 from tests.helpers.shard_samples import make_samples
 

@@ -20,7 +20,7 @@ from culturalpangea.data.processing import SampleProcessor
 from culturalpangea.data.skips import take_skip_counts
 from culturalpangea.data.sources import SourceError, load_sources
 from culturalpangea.data.wds_pipeline import WeightedShardMixture
-from data_gen.shards import ShardSample, ShardSpec, write_shards
+from data_gen.shards.writer import ShardSample, ShardSpec, write_shards
 from tests.helpers.shard_samples import make_sample
 
 

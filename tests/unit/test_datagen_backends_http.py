@@ -12,8 +12,9 @@ from email.utils import format_datetime
 import pytest
 
 from data_gen.backends.base import BackendError, BackendSettings, VisionRequest
-from data_gen.backends.http import HttpTextGenerator, HttpYesNoScorer, retry_after_seconds
+from data_gen.backends.http import HttpTextGenerator, HttpYesNoScorer
 from data_gen.backends.prompts import REFINE_INSTRUCTION, REFINE_SYSTEM, RefineItem, refine_messages
+from data_gen.common.retry import parse_retry_after
 from tests.helpers.openai_server import OpenAITestServer, Reply, record_of, refined
 from tests.helpers.refine_records import jpeg, make_record
 
@@ -140,10 +141,10 @@ def test_bearer_token_comes_from_the_named_environment_variable(monkeypatch):
 
 def test_retry_after_header_forms():
     now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
-    assert retry_after_seconds("7") == 7.0
-    assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30.0
-    assert retry_after_seconds(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0.0
-    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30.0
+    assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
 
 
 def vision_requests(count: int) -> list[VisionRequest]:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from data_gen.entities import (
+from data_gen.entities.selection import (
     EntitySettings,
     candidate_query,
     commons_file_name,
@@ -15,9 +15,9 @@ from data_gen.entities import (
     labels_query,
     texts_query,
 )
-from data_gen.entities_stage import read_entities, run_entities, summary_table
-from data_gen.regions import load_regions
-from data_gen.sparql import SparqlClient, StoreBackend
+from data_gen.entities.stage import read_entities, run_entities, summary_table
+from data_gen.wikidata.client import SparqlClient, StoreBackend
+from data_gen.wikidata.regions import load_regions
 from tests.helpers.recording_sparql import RecordingBackend
 from tests.helpers.wikidata_snippet import snippet_store, store_from_turtle, synthetic_country_turtle
 

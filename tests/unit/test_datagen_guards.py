@@ -1,4 +1,4 @@
-"""Refinement guards (data_gen/guards.py): each bad reply is stopped by its guard, and only by it.
+"""Refinement guards (data_gen/refine/guards.py): each bad reply is stopped by its guard, and only by it.
 
 Every case runs twice: with all guards on it must give its reason; with that one guard switched
 off the same reply must get through (or fail differently) — proof that the guard is what stops it.
@@ -12,8 +12,9 @@ import pytest
 
 from data_gen.backends.base import Generation
 from data_gen.backends.prompts import RefineItem
-from data_gen.guards import REASONS, GuardSettings, check_refinement, fold, occurrences, parse_reply
-from data_gen.refine import apply_verdict
+from data_gen.common.text import fold
+from data_gen.refine.guards import REASONS, GuardSettings, check_refinement, occurrences, parse_reply
+from data_gen.refine.rewrite import apply_verdict
 from tests.helpers.refine_records import make_record
 
 EN, DE, FR, HI, JA = 0, 1, 2, 3, 4  # indices into tests.helpers.refine_records.QUESTIONS

@@ -8,7 +8,8 @@ import json
 import pytest
 from PIL import Image
 
-from data_gen.commons import (
+from data_gen.images.checks import ImageLimits, ImageRejected, Journal, image_record, near_duplicates, normalize_image
+from data_gen.images.commons_client import (
     CommonsSettings,
     FetchFailure,
     ImageMeta,
@@ -17,8 +18,7 @@ from data_gen.commons import (
     plain_text,
     thumb_width,
 )
-from data_gen.images import ImageLimits, ImageRejected, Journal, image_record, near_duplicates, normalize_image
-from data_gen.placeholder_images import PlaceholderSource, placeholder_jpeg
+from data_gen.images.placeholders import PlaceholderSource, placeholder_jpeg
 from tests.helpers.image_server import decompression_bomb_png, generated_jpeg, rotated_exif_jpeg
 
 LIMITS = ImageLimits()
@@ -154,7 +154,7 @@ def test_journal_drops_a_torn_tail_and_keeps_appending(tmp_path):
 
 
 def test_a_host_pause_beyond_the_allowed_wait_fails_instead_of_sleeping():
-    from data_gen.commons import HostGate
+    from data_gen.images.commons_client import HostGate
 
     slept: list[float] = []
     gate = HostGate(3, slept.append)

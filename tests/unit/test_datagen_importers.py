@@ -11,8 +11,8 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-from data_gen.importers import ImportConfig, ImportError_, import_llava
-from data_gen.validate import validate_shard_folder
+from data_gen.shards.importers import ImportConfig, ImportError_, import_llava
+from data_gen.shards.validate import validate_shard_folder
 from tests.helpers.shard_samples import tiny_jpeg
 
 CONFIG = ImportConfig(name="culturalground", prefix="cg-jp", default_country="Japan")

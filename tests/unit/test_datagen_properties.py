@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from data_gen.properties import ANSWER_TYPES, REGISTRY, load_catalogue, parse_catalogue
+from data_gen.wikidata.properties import ANSWER_TYPES, REGISTRY, load_catalogue, parse_catalogue
 
 
 def test_catalogue_is_large_typed_and_covers_every_answer_type():

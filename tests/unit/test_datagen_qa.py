@@ -1,4 +1,4 @@
-"""QA generation (data_gen/qa.py) and the `qa` stage (data_gen/qa_stage.py) on synthetic entity records."""
+"""QA generation (data_gen/qa/generate.py) and the `qa` stage (data_gen/qa/stage.py) on synthetic entity records."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from data_gen.qa import QASettings, answer_in_question, pick_distinct
-from data_gen.qa_format import conversations
-from data_gen.qa_stage import country_complete, run_qa
-from data_gen.runtime import DataGenError
-from data_gen.stage_io import iter_records, list_parts
-from data_gen.values import fold
+from data_gen.common.errors import DataGenError
+from data_gen.common.parts import iter_records, list_parts
+from data_gen.common.text import fold
+from data_gen.qa.conversation import conversations
+from data_gen.qa.generate import QASettings, answer_in_question, pick_distinct
+from data_gen.qa.stage import country_complete, run_qa
 from shard_contract.sample import KEY_PATTERN, check_sample
 from tests.helpers.qa_inputs import write_inputs
 
@@ -145,8 +145,8 @@ def _digest(folder: Path) -> str:
 def test_same_records_in_processes_with_different_hash_seeds(tmp_path: Path) -> None:
     script = (
         "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
-        "from tests.helpers.qa_inputs import write_inputs; from data_gen.qa_stage import run_qa;"
-        "from data_gen.qa import QASettings; out = write_inputs(Path(sys.argv[1]), per_country=12);"
+        "from tests.helpers.qa_inputs import write_inputs; from data_gen.qa.stage import run_qa;"
+        "from data_gen.qa.generate import QASettings; out = write_inputs(Path(sys.argv[1]), per_country=12);"
         "run_qa(out, QASettings(seed=7, mcq_fraction=0.5))"
     )
     digests = []

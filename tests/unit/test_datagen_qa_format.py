@@ -1,10 +1,10 @@
-"""Rendering of QA records into LLaVA conversations (data_gen/qa_format.py)."""
+"""Rendering of QA records into LLaVA conversations (data_gen/qa/conversation.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from data_gen.qa_format import render_gpt_turn, render_human_turn, with_question
+from data_gen.qa.conversation import render_gpt_turn, render_human_turn, with_question
 from shard_contract.sample import check_sample
 
 

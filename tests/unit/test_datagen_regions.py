@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from data_gen.identifiers import check_lang, check_path, check_pid, check_qid, lang_list, qid_of, values_clause
-from data_gen.regions import REGISTRY, UnknownCountryError, load_regions, parse_regions
+from data_gen.wikidata.identifiers import check_lang, check_path, check_pid, check_qid, lang_list, qid_of, values_clause
+from data_gen.wikidata.regions import REGISTRY, UnknownCountryError, load_regions, parse_regions
 
 PANGEA_39 = frozenset([
     "am", "ar", "bg", "bn", "cs", "de", "el", "en", "es", "fa", "fr", "ga", "hi", "id", "ig", "it", "iw", "ja", "jv",

@@ -1,4 +1,4 @@
-"""Script detection per language (data_gen/scripts.py): Unicode blocks, shares, kana markers."""
+"""Script detection per language (data_gen/common/writing_systems.py): Unicode blocks, shares, kana markers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from data_gen.scripts import (
+from data_gen.common.writing_systems import (
     _RANGES,
     LANGUAGES,
     english_function_words,
@@ -19,7 +19,7 @@ from data_gen.scripts import (
     script_share,
 )
 
-REGISTRY = Path(__file__).resolve().parents[2] / "data_gen" / "registries" / "countries.json"
+REGISTRY = Path(__file__).resolve().parents[2] / "data_gen" / "wikidata" / "registries" / "countries.json"
 
 SAMPLES = {  # one sentence per script, with the language it is checked against
     "hi": "इस चित्र में दिखाई गई इमारत किस शहर में है?",

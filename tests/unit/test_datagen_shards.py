@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import webdataset as wds
 
-from data_gen.shards import ShardSpec, write_shards
-from data_gen.validate import ValidationError, validate_shard_folder
+from data_gen.shards.validate import ValidationError, validate_shard_folder
+from data_gen.shards.writer import ShardSpec, write_shards
 from shard_contract.manifest import read_manifest
 from shard_contract.sample import ContractError
 from tests.helpers.shard_samples import make_sample, make_samples

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 import webdataset as wds
 
-from data_gen.all_stage import run_all
-from data_gen.misc_stages import run_import_llava, run_stats, run_validate
-from data_gen.qa import QASettings
-from data_gen.qa_stage import run_qa
-from data_gen.runtime import DataGenError
-from data_gen.shards_stage import DROPPED_FIELDS, ShardsSettings, run_shards
-from data_gen.stage_io import iter_records
-from data_gen.validate import ValidationError
+from data_gen.common.errors import DataGenError
+from data_gen.common.parts import iter_records
+from data_gen.pipeline.run_all import run_all
+from data_gen.qa.generate import QASettings
+from data_gen.qa.stage import run_qa
+from data_gen.shards.importers import run_import_llava
+from data_gen.shards.stage import DROPPED_FIELDS, ShardsSettings, run_shards
+from data_gen.shards.stats import run_stats
+from data_gen.shards.validate import ValidationError, run_validate
 from tests.helpers.datagen_config import datagen_config
 from tests.helpers.qa_inputs import tiny_jpeg, write_inputs
 

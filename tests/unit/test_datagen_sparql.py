@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from data_gen.sparql import (
+from data_gen.common.retry import parse_retry_after
+from data_gen.wikidata.client import (
     EndpointBackend,
     EndpointUnavailableError,
     MalformedResultError,
@@ -19,7 +20,6 @@ from data_gen.sparql import (
     StoreBackend,
     make_client,
     parse_bindings,
-    parse_retry_after,
 )
 from tests.helpers.ports import free_loopback_port
 from tests.helpers.sparql_fault_server import SparqlFaultServer

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from data_gen.stage_io import (
+from data_gen.common.parts import (
     PartRef,
     StageIOError,
     iter_records,

@@ -6,8 +6,8 @@ import json
 
 from PIL import Image
 
-from data_gen.shards import ShardSpec, write_shards
-from data_gen.stats import markdown_table, write_stats
+from data_gen.shards.stats import markdown_table, write_stats
+from data_gen.shards.writer import ShardSpec, write_shards
 from tests.helpers.shard_samples import make_samples
 
 

@@ -1,4 +1,4 @@
-"""The per-language template files (data_gen/templates/*.json) and their validation."""
+"""The per-language template files (data_gen/qa/templates/*.json) and their validation."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from collections import Counter
 
 import pytest
 
-from data_gen.properties import load_catalogue
-from data_gen.qa_templates import (
+from data_gen.qa.question_templates import (
     PROVENANCE_HAND_CHECKED,
     TemplateError,
     load_language,
@@ -16,7 +15,8 @@ from data_gen.qa_templates import (
     placeholders,
     template_path,
 )
-from data_gen.regions import load_regions
+from data_gen.wikidata.properties import load_catalogue
+from data_gen.wikidata.regions import load_regions
 
 LANGUAGES = load_regions().languages
 
@@ -51,7 +51,7 @@ SELECT ?country (COUNT(DISTINCT ?item) AS ?n) WHERE {
 
 
 def test_english_and_the_languages_of_the_sample_countries_are_hand_checked() -> None:
-    from data_gen.sample_store import load_sample_store
+    from data_gen.wikidata.sample_store import load_sample_store
 
     regions = load_regions()
     known = {country.qid: country for country in regions.countries}

@@ -1,10 +1,11 @@
-"""Answer texts per language (data_gen/values.py): times, quantities, labels, folding."""
+"""Answer texts per language (data_gen/qa/answer_texts.py): times, quantities, labels, folding."""
 
 from __future__ import annotations
 
 import pytest
 
-from data_gen.values import ValueSkip, fold, format_quantity, format_time, value_text
+from data_gen.common.text import fold
+from data_gen.qa.answer_texts import ValueSkip, format_quantity, format_time, value_text
 
 
 @pytest.mark.parametrize(
@@ -73,3 +74,6 @@ def test_fold_ignores_case_diacritics_and_spacing() -> None:
     assert fold("Ｔｏｋｙｏ") == "tokyo"  # NFKD folds full-width forms
     assert fold("Straße") == "strasse"
     assert fold("2\u202f148") == "2 148"
+    # one fold for QA and the refinement guards (common/text.py): accents go, Indic vowel signs stay
+    assert fold("कुतुब") != fold("कतब") and fold("कुतुब") == "कुतुब"
+    assert fold("한국어") == "한국어"  # Hangul recomposed after NFKD

@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from data_gen import sample_store
-from data_gen.identifiers import PREFIXES
-from data_gen.properties import load_catalogue
-from data_gen.regions import load_regions
-from data_gen.sample_store import SampleError, build_bytes, build_sample, load_sample_store, parse_turtle
+from data_gen.wikidata import sample_store
+from data_gen.wikidata.identifiers import PREFIXES
+from data_gen.wikidata.properties import load_catalogue
+from data_gen.wikidata.regions import load_regions
+from data_gen.wikidata.sample_store import SampleError, build_bytes, build_sample, load_sample_store, parse_turtle
 
 WD = "http://www.wikidata.org/entity/"
 

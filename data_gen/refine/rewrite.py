@@ -1,0 +1,87 @@
+"""LLM refinement of template questions: one part of records in, the same records out.
+
+The paper rewrites CulturalGround's template questions with Qwen2.5-72B for fluency. Here every
+record of a part becomes one chat request (`data_gen.backends.prompts`), the backend answers all
+of them (bounded-concurrency HTTP, vLLM offline or local transformers), and each reply goes
+through the guards (`data_gen.refine.guards`). An accepted rewrite replaces the stem through
+`data_gen.qa.conversation.with_question` (conversations re-rendered, `provenance.refined = true`); a
+rejected one leaves the record exactly as it came, with `provenance.refined = false`. Either way
+`provenance.refine_reason` says what happened and the part's stats count it, with the first
+rejected reply of each reason kept as an example in the stats sidecar for inspection.
+
+Refinement never drops a record: records out = records in, so the filter and shard stages see
+the same sample set whatever the refinement did. `backend: none` copies records through with the
+reason "disabled" — the template-only ablation.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from data_gen.backends.base import BackendSettings, Generation, TextGenerator
+from data_gen.backends.prompts import RefineItem, refine_messages
+from data_gen.qa.conversation import with_question
+from data_gen.refine.guards import GuardSettings, Verdict, check_refinement
+
+Record = dict[str, Any]
+EXAMPLE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class RefineSettings(BackendSettings, GuardSettings):
+    """The `refine:` block of configs/data_gen.yaml: backend settings plus guard limits."""
+
+    def guard_settings(self) -> GuardSettings:
+        return GuardSettings(
+            max_length_ratio=self.max_length_ratio,
+            min_length_ratio=self.min_length_ratio,
+            length_slack_chars=self.length_slack_chars,
+            min_script_share=self.min_script_share,
+            script_share_tolerance=self.script_share_tolerance,
+        )
+
+
+def _kept(record: Record, reason: str) -> Record:
+    kept = copy.deepcopy(record)
+    provenance = kept.setdefault("provenance", {})
+    provenance["refined"] = False
+    provenance["refine_reason"] = reason
+    return kept
+
+
+def apply_verdict(record: Record, verdict: Verdict) -> Record:
+    """The record with the accepted rewrite, or unchanged (template kept) with the reason."""
+    if verdict.question is None:
+        return _kept(record, verdict.reason)
+    refined = with_question(record, verdict.question, refined=True)
+    refined["provenance"]["refine_reason"] = verdict.reason
+    return refined
+
+
+def refine_records(
+    records: list[Record], generator: TextGenerator | None, settings: RefineSettings
+) -> tuple[list[Record], Counter, dict[str, dict[str, str]]]:
+    """Refine one part: (records in input order, counts per reason, first example per rejection)."""
+    if generator is None or settings.backend == "none":
+        return [_kept(r, "disabled") for r in records], Counter({"disabled": len(records)} if records else {}), {}
+    items = [RefineItem.from_record(record) for record in records]
+    generations = generator.generate([refine_messages(item) for item in items], settings.max_new_tokens)
+    if len(generations) != len(records):
+        raise RuntimeError(f"backend returned {len(generations)} replies for {len(records)} requests")
+    guard_settings = settings.guard_settings()
+    out, reasons, examples = [], Counter(), {}
+    for record, item, generation in zip(records, items, generations, strict=True):
+        verdict = check_refinement(item, generation, guard_settings)
+        out.append(apply_verdict(record, verdict))
+        reasons[verdict.reason] += 1
+        if verdict.question is None and verdict.reason not in examples:
+            examples[verdict.reason] = _example(record, generation)
+    return out, reasons, examples
+
+
+def _example(record: Record, generation: Generation) -> dict[str, str]:
+    reply = generation.error or generation.text or ""
+    return {"id": str(record.get("id")), "reply": reply[:EXAMPLE_CHARS]}

@@ -1,0 +1,209 @@
+"""`stage=shards`: the final records → WebDataset tars in `shards/open/` and `shards/mcq/`.
+
+    python -m data_gen stage=shards out_dir=D [shards.input=filter|refine|qa] [shards.max_samples=10000]
+
+- **Input** is the last record stage of the recipe, `filter/`; `shards.input=qa` shards the
+  template-only data and `shards.input=refine` the unfiltered data (ablations).
+- **Two folders**, one per question type, because the training mixture weighs open-ended and
+  multiple-choice data as separate sources (`configs/data/*.yaml`). Each has its tars, `sizes.json`
+  and `manifest.json` (counts per language, country, property, question type; data_gen/shards/writer.py).
+- **A held-out split**, `shards/heldout/` (both question types): every record of the entities whose
+  keyed hash of the QID falls under `heldout_fraction`. Held out *by entity*, not by record, so
+  neither the entity's images nor any of its facts are seen in training; the in-domain evaluation
+  (`culturalpangea.eval`, benchmark `culturalground`) reads it. Records without a QID (imports)
+  are never held out.
+- **Order**: samples are written in record-ID order. QA IDs start with a keyed hash (data_gen/qa/generate.py),
+  so a shard is a pseudo-random mix of countries, languages and properties, not one country's run,
+  and the order is a pure function of the records: a re-run writes byte-identical tars.
+- **Fields.** A shard sample is the contract sample (data_gen/contract.py) with the provenance the
+  record stages added. Dropped: `question` (the stem: already inside the human turn), `image` (a path
+  on the machine that generated the data; the picture itself is the sample's `.jpg` member) and
+  `answer_aliases` (an input of the refinement guards; often an empty list, which also makes HF
+  `datasets` infer a null-typed column from the first samples and fail on the first non-empty one).
+- **Scale.** An index of (ID, part, byte offset) is sorted in memory (≈150 bytes per record: 30M
+  records ≈ 4.5 GB), then records are read back by seek. Every image path is checked before the first
+  tar is written, so a missing file stops the stage with its record named and nothing half-written.
+- **Done marker.** `shards/manifest.json` (input stage, its manifest's sha256, totals per folder) is
+  written last; `stage=all` treats the stage as finished only when it exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+
+from omegaconf import DictConfig
+
+from data_gen.common.errors import DataGenError
+from data_gen.common.jsonl import iter_jsonl
+from data_gen.common.layout import HELDOUT, Layout
+from data_gen.common.parts import PartRef, list_parts, require_complete
+from data_gen.common.progress import format_table
+from data_gen.common.settings import settings_from
+from data_gen.common.stage_result import StageResult
+from data_gen.shards.writer import ShardSample, ShardSpec, write_shards
+from shard_contract.atomic import atomic_write_json
+from shard_contract.manifest import MANIFEST_NAME
+from shard_contract.sample import QUESTION_TYPES
+
+STAGE = "shards"
+INPUT_STAGES = ("filter", "refine", "qa")
+DROPPED_FIELDS = ("question", "image", "answer_aliases")
+MAX_OPEN_FILES = 64
+
+
+@dataclass(frozen=True)
+class ShardsSettings:
+    """The `shards:` block of configs/data_gen.yaml."""
+
+    input: str = "filter"
+    max_samples: int = 10_000
+    max_bytes: int = 1_000_000_000
+    heldout_fraction: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.input not in INPUT_STAGES:
+            raise ValueError(f"shards.input must be one of {INPUT_STAGES}, got {self.input!r}")
+        if not 0.0 <= self.heldout_fraction < 1.0:
+            raise ValueError(f"shards.heldout_fraction must be in [0, 1), got {self.heldout_fraction}")
+        ShardSpec(self.max_samples, self.max_bytes)  # validates the sizes
+
+
+@dataclass(frozen=True, order=True)
+class IndexEntry:
+    key: str
+    part: int
+    offset: int
+
+
+def is_held_out(qid: Any, fraction: float) -> bool:
+    """Whether an entity belongs to the held-out split (a keyed hash: stable across runs and machines)."""
+    if not isinstance(qid, str) or fraction <= 0:
+        return False
+    digest = hashlib.sha256(f"culturalground-heldout/{qid}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def shard_sample_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as it goes into a shard: internal fields dropped (see module docstring)."""
+    return {name: value for name, value in record.items() if name not in DROPPED_FIELDS}
+
+
+def _image_path(out_dir: Path, record: dict[str, Any], where: str) -> Path:
+    relative = record.get("image")
+    if not isinstance(relative, str) or not relative:
+        raise DataGenError(f"{where}: record {record.get('id')!r} has no image path")
+    if PurePosixPath(relative).is_absolute() or ".." in relative.split("/"):
+        raise DataGenError(f"{where}: record {record.get('id')!r} has an unsafe image path {relative!r}")
+    path = out_dir / relative
+    if not path.is_file():
+        raise DataGenError(f"{where}: image {relative!r} of record {record.get('id')!r} is missing")
+    return path
+
+
+def build_index(out_dir: Path, in_dir: Path, parts: list[PartRef], heldout_fraction: float = 0.0
+                ) -> dict[str, list[IndexEntry]]:
+    """Per output folder (question type, or `heldout`), the sorted (ID, part, offset) of every record."""
+    index: dict[str, list[IndexEntry]] = {qt: [] for qt in (*QUESTION_TYPES, HELDOUT)}
+    seen: set[str] = set()
+    for number, ref in enumerate(parts):
+        path = ref.path(in_dir)
+        for line in iter_jsonl(path):
+            record, where = line.record, f"{path}:{line.number}"
+            try:
+                key, question_type = record["id"], record["question_type"]  # type: ignore[index]
+            except KeyError as error:
+                raise DataGenError(f"{where}: not a QA record (no {error})") from None
+            if question_type not in QUESTION_TYPES:
+                raise DataGenError(f"{where}: record {key!r} has question_type {question_type!r}")
+            if key in seen:
+                raise DataGenError(f"{where}: record {key!r} appears twice in {in_dir.name}/")
+            seen.add(key)
+            _image_path(out_dir, record, where)  # type: ignore[arg-type]
+            folder = HELDOUT if is_held_out(record.get("qid"), heldout_fraction) else question_type  # type: ignore[union-attr]
+            index[folder].append(IndexEntry(key, number, line.offset))
+    return {qt: sorted(entries) for qt, entries in index.items()}
+
+
+class _RecordReader:
+    """Reads records by (part, offset), keeping a bounded number of part files open."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+        self.handles: OrderedDict[int, BinaryIO] = OrderedDict()
+
+    def read(self, entry: IndexEntry) -> dict[str, Any]:
+        handle = self.handles.pop(entry.part, None) or open(self.paths[entry.part], "rb")  # noqa: SIM115
+        self.handles[entry.part] = handle
+        while len(self.handles) > MAX_OPEN_FILES:
+            self.handles.popitem(last=False)[1].close()
+        handle.seek(entry.offset)
+        return json.loads(handle.readline())
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+        self.handles.clear()
+
+
+def _samples(out_dir: Path, entries: list[IndexEntry], reader: _RecordReader) -> Iterator[ShardSample]:
+    for entry in entries:
+        record = reader.read(entry)
+        image = _image_path(out_dir, record, f"record {entry.key}").read_bytes()
+        yield ShardSample(entry.key, shard_sample_fields(record), image)
+
+
+def run_shards(out_dir: Path, settings: ShardsSettings) -> dict[str, Any]:
+    """Write both shard folders and the stage's done marker; return the marker's content."""
+    out_dir = Path(out_dir)
+    layout = Layout(out_dir)
+    in_dir = layout.stage(settings.input)
+    require_complete(in_dir, settings.input)
+    parts = list_parts(in_dir)
+    index = build_index(out_dir, in_dir, parts, settings.heldout_fraction)
+    reader = _RecordReader([ref.path(in_dir) for ref in parts])
+    folders: dict[str, Any] = {}
+    try:
+        for question_type, entries in index.items():
+            spec = ShardSpec(settings.max_samples, settings.max_bytes, prefix=question_type)
+            report = write_shards(_samples(out_dir, entries, reader), layout.shard_folder(question_type), spec)
+            folders[question_type] = {
+                "samples": report.total_samples,
+                "shards": len(report.shards),
+                "written": report.written,
+                "reused": report.reused,
+            }
+    finally:
+        reader.close()
+    manifest = {
+        "stage": STAGE,
+        "input": settings.input,
+        "input_manifest_sha256": hashlib.sha256((in_dir / MANIFEST_NAME).read_bytes()).hexdigest(),
+        "folders": {qt: {"samples": entry["samples"], "shards": entry["shards"]} for qt, entry in folders.items()},
+        "dropped_fields": list(DROPPED_FIELDS),
+        "settings": asdict(settings),
+    }
+    atomic_write_json(layout.manifest(STAGE), manifest)
+    return {**manifest, "this_run": {qt: {k: entry[k] for k in ("written", "reused")} for qt, entry in folders.items()}}
+
+
+def summary_table(result: dict[str, Any]) -> str:
+    rows = [
+        [qt, entry["samples"], entry["shards"], result["this_run"][qt]["written"], result["this_run"][qt]["reused"]]
+        for qt, entry in result["folders"].items()
+    ]
+    title = f"shards: from {result['input']}/ into shards/open, shards/mcq and shards/heldout"
+    return format_table(["folder", "samples", "shards", "written", "reused"], rows, title=title)
+
+
+def run(cfg: DictConfig) -> Any:
+    """The stage function (registered in data_gen.pipeline.registry)."""
+
+    settings = settings_from(ShardsSettings, cfg.get(STAGE) or {})
+    result = run_shards(Path(str(cfg.out_dir)), settings)
+    return StageResult(manifest=result, summary=summary_table(result))

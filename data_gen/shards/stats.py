@@ -1,0 +1,164 @@
+"""`stage=stats`: tables and bar charts of a shard folder, for the manifest folder and the demo report.
+
+    python -m data_gen stage=stats out_dir=D [shard_dir=…]
+
+Writes tables and charts beside each folder's manifest (`<folder>/stats/`) and, for the shards
+stage's own output, a combined report of both folders in `shards/stats/` with images per country
+(counted from `images/<CC>.jsonl`, status ok). `shards/stats/stats.json` is written last: the
+step's done marker for `stage=all`.
+
+Reads only `manifest.json` (counts per language, country, property and question type, written by
+the shard writer) and, when given, the per-country image counts of the images stage; it never
+re-reads the shards, so it is instant on any dataset size. Writes `stats/stats.json`,
+`stats/stats.md` (Markdown tables, sorted by count) and one PNG per dimension (matplotlib, Agg).
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from omegaconf import DictConfig
+
+from data_gen.common.jsonl import iter_jsonl
+from data_gen.common.layout import Layout
+from data_gen.common.progress import format_table
+from data_gen.common.stage_result import StageResult
+from data_gen.shards.validate import shard_folders
+from shard_contract.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from shard_contract.manifest import COUNTED_FIELDS, read_manifest
+
+TITLES = {
+    "language": "Samples per language",
+    "country": "Samples per country",
+    "property": "Samples per property",
+    "question_type": "Samples per question type",
+    "images_per_country": "Images per country",
+}
+
+
+def _sorted_counts(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def markdown_table(name: str, counts: Mapping[str, int], limit: int | None = None) -> str:
+    """A two-column Markdown table with shares, largest first; `limit` keeps the top rows."""
+    total = sum(counts.values()) or 1
+    rows = _sorted_counts(counts)
+    shown = rows[:limit] if limit else rows
+    lines = [f"| {name} | samples | share |", "| --- | ---: | ---: |"]
+    lines += [f"| {key} | {value:,} | {100 * value / total:.1f}% |" for key, value in shown]
+    if len(shown) < len(rows):
+        rest = sum(value for _, value in rows[len(shown):])
+        lines.append(f"| … {len(rows) - len(shown)} more | {rest:,} | {100 * rest / total:.1f}% |")
+    return "\n".join(lines)
+
+
+def bar_chart(title: str, counts: Mapping[str, int], path: Path, limit: int = 40) -> Path:
+    """Horizontal bar chart of the `limit` largest counts, saved as PNG (atomically)."""
+    rows = _sorted_counts(counts)[:limit][::-1]
+    figure, axis = plt.subplots(figsize=(7, max(2.0, 0.28 * len(rows) + 1)))
+    axis.barh([key for key, _ in rows], [value for _, value in rows], color="#3b7dd8")
+    axis.set_title(title)
+    axis.set_xlabel("samples")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def compute_stats(shard_dir: Path, images_per_country: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Counts per dimension from the manifest, plus image counts per country when given."""
+    manifest = read_manifest(shard_dir)
+    stats: dict[str, Any] = {
+        "total_samples": manifest["total_samples"],
+        "images": manifest["images"],
+        "shards": len(manifest["shards"]),
+        "counts": {name: manifest["counts"][name] for name in COUNTED_FIELDS},
+    }
+    if images_per_country:
+        stats["counts"]["images_per_country"] = dict(sorted(images_per_country.items()))
+    return stats
+
+
+def write_stats(shard_dir: Path, images_per_country: Mapping[str, int] | None = None) -> Path:
+    """Write stats.json, stats.md and the PNG charts into `<shard_dir>/stats/`; return that folder."""
+    shard_dir = Path(shard_dir)
+    stats = compute_stats(shard_dir, images_per_country)
+    out = shard_dir / "stats"
+    out.mkdir(exist_ok=True)
+    sections = [
+        "# Dataset statistics",
+        f"{stats['total_samples']:,} samples, {stats['images']:,} with an image, in {stats['shards']} shards.",
+    ]
+    for name, counts in stats["counts"].items():
+        if not counts:
+            continue
+        sections += [f"## {TITLES[name]}", markdown_table(name, counts, limit=30), f"![{name}]({name}.png)"]
+        bar_chart(TITLES[name], counts, out / f"{name}.png")
+    atomic_write_text(out / "stats.md", "\n\n".join(sections) + "\n")
+    atomic_write_json(out / "stats.json", stats)
+    return out
+
+
+def images_per_country(layout: Layout) -> dict[str, int]:
+    """Usable (status ok) images per country, from the images stage's records."""
+    counts: Counter = Counter()
+    for path in sorted(layout.stage("images").glob("*.jsonl")):
+        counts[path.stem] += sum(line.record.get("status") == "ok" for line in iter_jsonl(path))  # type: ignore[union-attr]
+    return dict(sorted((country, n) for country, n in counts.items() if n))
+
+
+def combined_stats(folders: list[Path], images: dict[str, int], out: Path) -> dict[str, Any]:
+    """One report over several shard folders: summed counts, tables, charts; stats.json last."""
+    out.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, Counter] = {name: Counter() for name in COUNTED_FIELDS}
+    total = shards = 0
+    for folder in folders:
+        manifest = read_manifest(folder)
+        total += manifest["total_samples"]
+        shards += len(manifest["shards"])
+        for name in COUNTED_FIELDS:
+            counts[name].update(manifest["counts"][name])
+    stats = {
+        "total_samples": total,
+        "shards": shards,
+        "folders": [folder.name for folder in folders],
+        "counts": {name: dict(sorted(counter.items())) for name, counter in counts.items()},
+    }
+    if images:
+        stats["counts"]["images_per_country"] = images
+    sections = ["# Dataset statistics", f"{total:,} samples in {shards} shards ({', '.join(stats['folders'])})."]
+    for name, table_counts in stats["counts"].items():
+        if table_counts:
+            unit = "images" if name == "images_per_country" else "samples"
+            table = markdown_table(name, table_counts, limit=30).replace("| samples |", f"| {unit} |", 1)
+            sections += [f"## {TITLES[name]}", table, f"![{name}]({name}.png)"]
+            bar_chart(TITLES[name], table_counts, out / f"{name}.png")
+    atomic_write_text(out / "stats.md", "\n\n".join(sections) + "\n")
+    atomic_write_json(out / "stats.json", stats)
+    return stats
+
+
+def run_stats(cfg: DictConfig) -> StageResult:
+    """`stage=stats` (registered in data_gen.pipeline.registry)."""
+    layout = Layout.of(cfg)
+    images = images_per_country(layout)
+    folders = shard_folders(cfg)
+    for folder in folders:
+        write_stats(folder, images)
+    rows = [[str(folder / "stats"), read_manifest(folder)["total_samples"]] for folder in folders]
+    manifest: dict[str, Any] = {}
+    if not cfg.get("shard_dir"):
+        manifest = combined_stats(folders, images, layout.stats)
+        rows.append([str(layout.stats), manifest["total_samples"]])
+    return StageResult(manifest=manifest, summary=format_table(["report", "samples"], rows, title="stats"))
