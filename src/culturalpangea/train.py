@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from culturalpangea.flops import FlopsModel
 from culturalpangea.lit_module import CulturalPangeaModule, OptimConfig
 from culturalpangea.optim import StagePlan
 from culturalpangea.run_folder import write_run_files
+from culturalpangea.settings import OptimSettings, StageSettings, TrainSettings, train_settings
 from culturalpangea.training.checkpoints import checkpoint_dir, resolve_ckpt_path
 from culturalpangea.training.loggers import build_loggers
 from culturalpangea.training.trainer_factory import build_callbacks, build_trainer
@@ -59,26 +60,18 @@ class TrainingRun:
     run_dir: Path
     run_id: str
     preemption: PreemptionCheckpoint
+    settings: TrainSettings
 
 
-def stage_plan(stage_cfg: Mapping[str, Any]) -> StagePlan:
+def stage_plan(stage: StageSettings) -> StagePlan:
     """`train_<component>` flags and learning-rate multipliers of the `stage` group."""
-    trainable = {name: bool(stage_cfg.get(f"train_{name}", False)) for name in COMPONENTS}
-    multipliers = {name: float(value) for name, value in dict(stage_cfg.get("lr_multipliers") or {}).items()}
-    return StagePlan(trainable, multipliers)
+    trainable = {name: bool(getattr(stage, f"train_{name}")) for name in COMPONENTS}
+    return StagePlan(trainable, dict(stage.lr_multipliers))
 
 
-def optim_config(optim_cfg: Mapping[str, Any]) -> OptimConfig:
-    schedule = str(optim_cfg.get("schedule", "cosine"))
-    if schedule != "cosine":
-        raise ValueError(f"optim.schedule={schedule!r}: only 'cosine' (with linear warm-up) is implemented")
-    return OptimConfig(
-        lr=float(optim_cfg["lr"]),
-        weight_decay=float(optim_cfg.get("weight_decay", 0.0)),
-        betas=tuple(float(b) for b in optim_cfg.get("betas", (0.9, 0.999))),
-        warmup_ratio=float(optim_cfg.get("warmup_ratio", 0.03)),
-        min_lr_ratio=float(optim_cfg.get("min_lr_ratio", 0.0)),
-    )
+def optim_config(optim: OptimSettings) -> OptimConfig:
+    return OptimConfig(lr=optim.lr, weight_decay=optim.weight_decay, betas=tuple(optim.betas),
+                       warmup_ratio=optim.warmup_ratio, min_lr_ratio=optim.min_lr_ratio)
 
 
 def flops_model(components: Mapping[str, Any], plan: StagePlan) -> FlopsModel:
@@ -102,33 +95,33 @@ def build_run(cfg: DictConfig, run_dir: Path) -> TrainingRun:
     """Everything a run needs, built from the composed config (nothing is trained yet)."""
     from culturalpangea.models.builder import build_vlm
 
+    settings = train_settings(cfg)  # refuse unknown keys and wrong types before any work
     config = OmegaConf.to_container(cfg, resolve=True)
-    run_id = write_run_files(run_dir, config, str(cfg.task_name))
-    L.seed_everything(int(cfg.seed), workers=True)
+    run_id = write_run_files(run_dir, config, settings.task_name)
+    L.seed_everything(settings.seed, workers=True)
     model = build_vlm(cfg.model)
-    plan = stage_plan(cfg.stage)
+    plan = stage_plan(settings.stage)
     components = model.components()
-    data = cfg.data
+    data = settings.data
     datamodule = ShardDataModule(
-        OmegaConf.to_container(data.sources, resolve=True), model.tokenizer, model.image_preprocessor,
-        micro_batch_size=int(cfg.micro_batch_size), num_workers=int(data.num_workers),
-        max_length=int(data.max_length), seed=int(data.seed), shuffle_buffer=int(data.shuffle_buffer),
-        packing=bool(data.get("packing", False)),
+        {name: asdict(source) for name, source in data.sources.items()}, model.tokenizer, model.image_preprocessor,
+        micro_batch_size=settings.micro_batch_size, num_workers=data.num_workers, max_length=data.max_length,
+        seed=data.seed, shuffle_buffer=data.shuffle_buffer, packing=data.packing,
     )
-    nan_guard = cfg.callbacks.get("nan_guard") or {}
-    module = CulturalPangeaModule(model, components, plan, optim_config(cfg.optim), model.batch_to_model_inputs,
-                                  max_nonfinite_steps=int(nan_guard.get("max_skipped_steps", 10)))
+    callbacks_cfg = settings.callbacks
+    module = CulturalPangeaModule(model, components, plan, optim_config(settings.optim), model.batch_to_model_inputs,
+                                  max_nonfinite_steps=callbacks_cfg.nan_guard.max_skipped_steps)
     preemption = PreemptionCheckpoint(run_dir)
     extra: list[L.Callback] = [ThroughputMonitor(flops_model(components, plan)), preemption]
-    generations = cfg.callbacks.get("sample_generations")
+    generations = callbacks_cfg.sample_generations
     if generations:
-        extra.append(SampleGenerations(int(generations.every_n_steps), int(generations.num_samples),
-                                       int(generations.get("max_new_tokens", 32)), run_dir))
-    loggers = build_loggers(cfg.get("logger"), run_dir, run_id, config)
-    callbacks = build_callbacks(cfg.callbacks, run_dir, extra, has_logger=bool(loggers))
-    trainer = build_trainer(cfg.trainer, int(cfg.global_batch_size), int(cfg.micro_batch_size), run_dir,
+        extra.append(SampleGenerations(generations.every_n_steps, generations.num_samples, generations.max_new_tokens,
+                                       run_dir))
+    loggers = build_loggers(settings.logger, run_dir, run_id, config)
+    callbacks = build_callbacks(callbacks_cfg, run_dir, extra, has_logger=bool(loggers))
+    trainer = build_trainer(settings.trainer, settings.global_batch_size, settings.micro_batch_size, run_dir,
                             callbacks, loggers)
-    return TrainingRun(trainer, module, datamodule, run_dir, run_id, preemption)
+    return TrainingRun(trainer, module, datamodule, run_dir, run_id, preemption, settings)
 
 
 @rank_zero_only
@@ -150,12 +143,12 @@ def run_training(cfg: DictConfig, run_dir: Path | None = None) -> TrainingRun:
     run = build_run(cfg, run_dir)
     if rank_zero_only.rank == 0:
         remove_temp_files(checkpoint_dir(run_dir))  # a checkpoint half-written when the last run died
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
+    ckpt_path = resolve_ckpt_path(run.settings.ckpt_path, run_dir)
     run.trainer.fit(run.module, datamodule=run.datamodule, ckpt_path=ckpt_path)
     if run.preemption.preempted:
         log.warning("stopped for pre-emption at step %d; the restart resumes from the run folder",
                     run.trainer.global_step)
-    elif cfg.get("export_hf") and not run.trainer.interrupted:
+    elif run.settings.export_hf and not run.trainer.interrupted:
         export_final(run)
     return run
 

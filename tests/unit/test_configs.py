@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from culturalpangea.config import config_dir, register_resolvers
+from culturalpangea.settings import SettingsError, train_settings
 
 CONFIGS = config_dir()
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
@@ -48,12 +49,31 @@ def test_every_experiment_composes(experiment, tmp_path):
     assert cfg.task_name
     assert cfg.global_batch_size % cfg.micro_batch_size == 0
     assert sum(source.weight for source in cfg.data.sources.values()) > 0
+    settings = train_settings(cfg)  # every shipped experiment passes the typed settings
+    assert settings.task_name == cfg.task_name and settings.optim.lr == cfg.optim.lr
 
 
 @pytest.mark.parametrize("preset", DEBUG_PRESETS)
 def test_every_debug_preset_composes_on_the_demo(preset, tmp_path):
     cfg = _compose("train.yaml", ["experiment=demo", f"debug={preset}"], tmp_path)
     assert cfg.model.llm.path.endswith("tiny_models/llm")
+    assert train_settings(cfg).data.num_workers == cfg.data.num_workers
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("+optim.lrr=0.1", r"Key 'lrr' not in 'OptimSettings'.*optim\.lrr"),
+        ("+callbacks.checkpoint.every=5", r"Key 'every' not in 'CheckpointSettings'"),
+        ("+logger.tensorboard={}", r"Key 'tensorboard' not in 'LoggerSettings'"),
+        ("micro_batch_size=four", r"micro_batch_size"),
+        ("optim.schedule=linear", r"only 'cosine'"),
+    ],
+)
+def test_typed_settings_refuse_unknown_keys_and_wrong_types_by_name(override, message, tmp_path):
+    cfg = _compose("train.yaml", ["experiment=demo", override], tmp_path)
+    with pytest.raises(SettingsError, match=message):
+        train_settings(cfg)
 
 
 @pytest.mark.parametrize(

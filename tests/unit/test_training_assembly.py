@@ -11,6 +11,7 @@ import torch
 
 from culturalpangea.training.checkpoint_io import AtomicCheckpointIO, CheckpointWriteError
 from culturalpangea.training.checkpoints import resolve_ckpt_path
+from culturalpangea.settings import CsvSettings, LoggerSettings, WandbSettings
 from culturalpangea.training.loggers import build_loggers, wandb_run_id
 from culturalpangea.training.trainer_factory import devices_per_node, world_size
 
@@ -69,8 +70,8 @@ def test_wandb_unreachable_falls_back_to_offline_and_keeps_logs(tmp_path, monkey
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     monkeypatch.setenv("WANDB_INIT_TIMEOUT", "5")
-    spec = {"project": "t", "mode": "online", "save_dir": str(tmp_path), "init_timeout_s": 5}
-    [logger] = build_loggers({"wandb": spec}, tmp_path, "demo-abc", {"api_key": "secret", "lr": 1})
+    spec = WandbSettings(project="t", mode="online", save_dir=str(tmp_path), init_timeout_s=5)
+    [logger] = build_loggers(LoggerSettings(wandb=spec), tmp_path, "demo-abc", {"api_key": "secret", "lr": 1})
     logger.log_metrics({"train/loss": 1.0}, step=1)
     assert logger.experiment.settings.mode == "offline"
     logger.experiment.finish()
@@ -84,14 +85,12 @@ def test_wandb_unreachable_falls_back_to_offline_and_keeps_logs(tmp_path, monkey
     assert b"secret" not in stored  # the credential-looking value was scrubbed before it reached W&B
 
 
-def test_csv_logger_and_unknown_logger(tmp_path):
-    [csv] = build_loggers({"csv": {"save_dir": str(tmp_path)}}, tmp_path, "r", {})
+def test_csv_logger_and_no_logger(tmp_path):
+    [csv] = build_loggers(LoggerSettings(csv=CsvSettings(save_dir=str(tmp_path))), tmp_path, "r", {})
     csv.log_metrics({"a": 1.0}, step=0)
     csv.save()
     assert (tmp_path / "csv" / "metrics.csv").exists()
-    with pytest.raises(ValueError, match="unknown logger"):
-        build_loggers({"tensorboard": {}}, tmp_path, "r", {})
-    assert build_loggers({}, tmp_path, "r", {}) == []
+    assert build_loggers(LoggerSettings(), tmp_path, "r", {}) == []
 
 
 def test_wandb_run_id_is_stable_per_folder(tmp_path):

@@ -22,6 +22,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from culturalpangea.run_folder import scrub_secrets
+from culturalpangea.settings import LoggerSettings, WandbSettings
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +32,24 @@ def wandb_run_id(run_id: str, run_dir: Path) -> str:
     return f"{run_id}-{hashlib.sha256(str(Path(run_dir).resolve()).encode()).hexdigest()[:6]}"
 
 
-def _wandb(spec: Mapping[str, Any], run_dir: Path, run_id: str, config: Mapping[str, Any]) -> WandbLogger:
+def _wandb(spec: WandbSettings, run_dir: Path, run_id: str, config: Mapping[str, Any]) -> WandbLogger:
     import wandb
 
-    mode = str(spec.get("mode") or "online")
-    save_dir = Path(str(spec.get("save_dir") or run_dir))
+    mode = spec.mode or "online"
+    save_dir = Path(spec.save_dir or run_dir)
     save_dir.mkdir(parents=True, exist_ok=True)
     common = {
-        "project": spec.get("project", "culturalpangea"),
-        "entity": spec.get("entity"),
+        "project": spec.project,
+        "entity": spec.entity,
         "save_dir": str(save_dir),
         "id": wandb_run_id(run_id, run_dir),
         "name": run_id,
         "resume": "allow",
-        "tags": list(spec.get("tags") or []),
-        "log_model": bool(spec.get("log_model", False)),
+        "tags": list(spec.tags),
+        "log_model": spec.log_model,
         "config": scrub_secrets(dict(config)),
     }
-    settings = wandb.Settings(init_timeout=float(spec.get("init_timeout_s", 90)), silent=True)
+    settings = wandb.Settings(init_timeout=spec.init_timeout_s, silent=True)
     logger = WandbLogger(mode=mode, settings=settings, **common)
     if mode == "offline" or rank_zero_only.rank != 0:
         return logger
@@ -62,16 +63,11 @@ def _wandb(spec: Mapping[str, Any], run_dir: Path, run_id: str, config: Mapping[
     return logger
 
 
-def build_loggers(logger_cfg: Mapping[str, Any] | None, run_dir: Path, run_id: str,
-                  config: Mapping[str, Any]) -> list[Logger]:
-    """Loggers named in the `logger:` group (`wandb`, `csv`); an empty group means none."""
+def build_loggers(settings: LoggerSettings, run_dir: Path, run_id: str, config: Mapping[str, Any]) -> list[Logger]:
+    """The loggers the `logger:` group names (`wandb`, `csv`); an empty group means none."""
     loggers: list[Logger] = []
-    for name, raw_spec in dict(logger_cfg or {}).items():
-        spec = dict(raw_spec or {})
-        if name == "wandb":
-            loggers.append(_wandb(spec, run_dir, run_id, config))
-        elif name == "csv":
-            loggers.append(CSVLogger(save_dir=str(spec.get("save_dir") or run_dir), name="", version="csv"))
-        else:
-            raise ValueError(f"unknown logger {name!r} in the logger config (known: wandb, csv)")
+    if settings.wandb is not None:
+        loggers.append(_wandb(settings.wandb, run_dir, run_id, config))
+    if settings.csv is not None:
+        loggers.append(CSVLogger(save_dir=settings.csv.save_dir or str(run_dir), name="", version="csv"))
     return loggers

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -27,11 +28,14 @@ from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from culturalpangea.optim import accumulation_steps
+from culturalpangea.settings import CallbackSettings, SettingsError
 from culturalpangea.training.checkpoint_io import AtomicCheckpointIO
 from culturalpangea.training.checkpoints import checkpoint_dir
 
 log = logging.getLogger(__name__)
 NOT_TRAINER_ARGUMENTS = ("accumulate_grad_batches",)
+SET_HERE = ("default_root_dir", "callbacks", "logger", "plugins", "reload_dataloaders_every_n_epochs")
+TRAINER_ARGUMENTS = set(inspect.signature(L.Trainer.__init__).parameters) - {"self", *SET_HERE}
 
 
 def devices_per_node(trainer_cfg: Mapping[str, Any]) -> int:
@@ -54,21 +58,21 @@ def world_size(trainer_cfg: Mapping[str, Any]) -> int:
     return devices_per_node(trainer_cfg) * int(trainer_cfg.get("num_nodes") or 1)
 
 
-def build_callbacks(callbacks_cfg: Mapping[str, Any], run_dir: Path, extra: list[Callback],
+def build_callbacks(settings: CallbackSettings, run_dir: Path, extra: list[Callback],
                     has_logger: bool = True) -> list[Callback]:
     """Checkpointing and LR monitoring (when something logs) from the config, plus the caller's callbacks."""
     callbacks: list[Callback] = list(extra)
-    checkpoint = dict(callbacks_cfg.get("checkpoint") or {})
+    checkpoint = settings.checkpoint
     if checkpoint:
         callbacks.append(ModelCheckpoint(
             dirpath=checkpoint_dir(run_dir),
             filename="step{step:07d}",
             auto_insert_metric_name=False,
-            every_n_train_steps=int(checkpoint.get("every_n_train_steps", 500)),
-            save_last=bool(checkpoint.get("save_last", True)),
-            save_top_k=int(checkpoint.get("save_top_k", -1)),
+            every_n_train_steps=checkpoint.every_n_train_steps,
+            save_last=checkpoint.save_last,
+            save_top_k=checkpoint.save_top_k,
         ))
-    if callbacks_cfg.get("lr_monitor") and has_logger:
+    if settings.lr_monitor and has_logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     return callbacks
 
@@ -115,6 +119,9 @@ def build_trainer(
 ) -> L.Trainer:
     """A Trainer with derived accumulation, atomic checkpoints and SLURM requeue where it applies."""
     arguments = {k: v for k, v in dict(trainer_cfg).items() if k not in NOT_TRAINER_ARGUMENTS}
+    unknown = sorted(set(arguments) - TRAINER_ARGUMENTS)
+    if unknown:
+        raise SettingsError(f"trainer: {unknown} are not arguments of lightning.Trainer (see its documentation)")
     world = world_size(trainer_cfg)
     accumulate = accumulation_steps(global_batch_size, micro_batch_size, world)
     arguments["strategy"] = build_strategy(arguments.get("strategy", "auto"))
