@@ -2,21 +2,23 @@
 
 Sources: raw bytes (HF `Image` columns store `{"bytes", "path"}`; Parquet keeps the same struct),
 a path on disk (JSON/TSV releases point at files), or base64 text (the M3Exam Parquet keeps images
-as base64 strings). Everything is converted to RGB; a file that PIL cannot open, or one that is
-truncated, raises `ImageDecodeError`, which the runner records as that item's error.
+as base64 strings). Decoding is training's own (`data/image_processing.decode_image`): upright by
+its EXIF orientation, RGB, refused above the pixel cap — so a photo is evaluated exactly as it
+would be trained on. A file that does not decode, or one that is truncated, raises
+`ImageDecodeError`, which the runner records as that item's error.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from culturalpangea.data.image_processing import decode_image as decode_upright_rgb
 from culturalpangea.eval.items import ImageSource, ItemProblem
 
 
@@ -25,17 +27,15 @@ class ImageDecodeError(ValueError):
 
 
 def decode_image(source: ImageSource) -> Image.Image:
-    """Open `source` (bytes or path) fully and return it as RGB."""
+    """Decode `source` (bytes or a path) as training does: upright RGB within the pixel cap."""
+    where = source.name if isinstance(source, Path) else f"{len(source)} bytes"
     try:
-        if isinstance(source, Path):
-            with Image.open(source) as image:
-                return image.convert("RGB")
-        with Image.open(io.BytesIO(source)) as image:
-            return image.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        where = source.name if isinstance(source, Path) else f"{len(source)} bytes"
-        detail = "" if isinstance(error, UnidentifiedImageError) else f": {error}"
-        raise ImageDecodeError(f"image does not decode ({where}, {type(error).__name__}{detail})") from error
+        data = source.read_bytes() if isinstance(source, Path) else source
+        return decode_upright_rgb(data)
+    except (OSError, ValueError) as error:
+        cause = error.__cause__ if isinstance(error.__cause__, UnidentifiedImageError) else None
+        detail = "cannot identify the image file" if cause else str(error).removeprefix("image does not decode: ")
+        raise ImageDecodeError(f"image does not decode ({where}: {detail})") from error
 
 
 def image_source(value: Any, field_name: str, root: Path | None = None) -> ImageSource:
