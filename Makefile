@@ -60,8 +60,10 @@ bench-quick: $(STAMP)
 	$(PY) benchmarks/data_gen.py --qa --quick
 	$(PY) benchmarks/refine_client.py --quick
 
+# ruff, then the architecture: import-linter contracts in pyproject.toml ([tool.importlinter]).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
