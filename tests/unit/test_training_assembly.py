@@ -9,9 +9,9 @@ import time
 import pytest
 import torch
 
+from culturalpangea.settings import CsvSettings, LoggerSettings, WandbSettings
 from culturalpangea.training.checkpoint_io import AtomicCheckpointIO, CheckpointWriteError
 from culturalpangea.training.checkpoints import resolve_ckpt_path
-from culturalpangea.settings import CsvSettings, LoggerSettings, WandbSettings
 from culturalpangea.training.loggers import build_loggers, wandb_run_id
 from culturalpangea.training.trainer_factory import devices_per_node, world_size
 
