@@ -26,7 +26,9 @@ from PIL import Image, ImageDraw
 from data_gen.images.commons_client import FetchFailure, ImageMeta, check_title
 from shard_contract.atomic import atomic_write_bytes
 
-AUTHOR = "CulturalPangea placeholder (data_gen.images.placeholders)"
+# The placeholder's provenance label, as every earlier release wrote it (the module has moved since):
+# kept verbatim so the same sample still gives byte-identical shards.
+AUTHOR = "CulturalPangea placeholder (data_gen.placeholder_images)"
 LICENSE = "CC0 1.0"
 LICENSE_URL = "https://creativecommons.org/publicdomain/zero/1.0/"
 COMMONS_FILE_PATH = "https://commons.wikimedia.org/wiki/Special:FilePath/"
