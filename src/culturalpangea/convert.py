@@ -23,6 +23,7 @@ import re
 import sys
 from pathlib import Path
 
+from culturalpangea.errors import UserError, run_reporting_user_errors
 from culturalpangea.models.weights import DEFAULT_MAX_SHARD_BYTES
 
 _UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
@@ -70,24 +71,24 @@ def _run_parity(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _convert(args: argparse.Namespace) -> dict:
+    from culturalpangea.models.checkpoint import convert_from_hf, convert_to_hf
+
+    if args.out is None:
+        raise UserError("--out is required for --from-hf and --to-hf")
+    if args.from_hf is not None:
+        return convert_from_hf(args.from_hf, args.out, args.overwrite, args.max_shard_size)
+    return convert_to_hf(args.to_hf, args.out, args.overwrite, args.max_shard_size)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from culturalpangea.models.checkpoint import convert_from_hf, convert_to_hf
-    from culturalpangea.models.weights import CheckpointError
-
-    try:
-        if args.check_parity is not None:
-            return _run_parity(args)
-        if args.out is None:
-            raise ValueError("--out is required for --from-hf and --to-hf")
-        if args.from_hf is not None:
-            summary = convert_from_hf(args.from_hf, args.out, args.overwrite, args.max_shard_size)
-        else:
-            summary = convert_to_hf(args.to_hf, args.out, args.overwrite, args.max_shard_size)
-    except (CheckpointError, ValueError, FileNotFoundError, FileExistsError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if args.check_parity is not None:
+        return run_reporting_user_errors(lambda: _run_parity(args))
+    summary = run_reporting_user_errors(lambda: _convert(args))
+    if isinstance(summary, int):
+        return summary
     counts = " ".join(f"{key}={value}" for key, value in summary.items())
     print(f"wrote {args.out} ({counts})")
     return 0

@@ -20,8 +20,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from culturalpangea.errors import UserError
 
-class SettingsError(ValueError):
+
+class SettingsError(UserError, ValueError):
     """A training config with unknown keys, missing values or values of the wrong type."""
 
 

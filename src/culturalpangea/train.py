@@ -22,6 +22,7 @@ the submitit SLURM launcher, `hydra/launcher=slurm`).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from culturalpangea.callbacks.sample_generations import SampleGenerations
 from culturalpangea.callbacks.throughput import ThroughputMonitor
 from culturalpangea.config import config_dir, register_resolvers
 from culturalpangea.data.datamodule import ShardDataModule
+from culturalpangea.errors import EXIT_USER_ERROR, run_reporting_user_errors
 from culturalpangea.flops import FlopsModel
 from culturalpangea.lit_module import CulturalPangeaModule, OptimConfig
 from culturalpangea.optim import StagePlan
@@ -158,7 +160,9 @@ register_resolvers()
 
 @hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run_training(cfg)
+    """A user error (unknown setting, missing shards, bad checkpoint) ends in one `error:` line, exit 2."""
+    if isinstance(run_reporting_user_errors(lambda: run_training(cfg)), int):
+        sys.exit(EXIT_USER_ERROR)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from omegaconf import open_dict
 
 from tests.helpers.datagen_cli import AGENT, run_cli
 from tests.helpers.ports import free_loopback_port
@@ -84,3 +85,27 @@ def test_images_commons_origin_needs_a_user_agent(tmp_path):
     assert sorted(p.name for p in _files(out_dir)) == before
     result = run_cli("stage=images", f"out_dir={out_dir}", "countries=JP")
     assert result.returncode == 2 and "no entities for JP" in result.stderr
+
+
+def test_only_named_user_errors_become_one_line_a_bug_keeps_its_traceback(tmp_path, monkeypatch, capsys):
+    from data_gen.pipeline import cli
+    from tests.helpers.datagen_config import datagen_config
+
+    cfg = datagen_config(tmp_path / "out")
+    with open_dict(cfg):
+        cfg.stage = "entities"
+
+    def buggy(cfg):
+        raise KeyError("an internal key")  # a bug: not a user mistake
+
+    monkeypatch.setitem(cli.COMMANDS, "entities", buggy)
+    with pytest.raises(KeyError, match="an internal key"):
+        cli.run(cfg)
+
+    def full_disk(cfg):
+        raise OSError(28, "No space left on device", str(tmp_path / "out" / "entities" / "FR.jsonl"))
+
+    monkeypatch.setitem(cli.COMMANDS, "entities", full_disk)
+    assert cli.run(cfg) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: stage entities: [Errno 28] No space left on device:") and "FR.jsonl" in err

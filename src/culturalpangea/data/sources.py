@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from culturalpangea.errors import UserError
 from shard_contract.manifest import ManifestError, shard_counts
 
 
-class SourceError(ValueError):
+class SourceError(UserError, ValueError):
     """A source folder or its configuration that cannot be used; the message names the source."""
 
 

@@ -27,9 +27,10 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from culturalpangea.data.sources import Source, normalised_weights
 from culturalpangea.data.tar_reader import tar_samples
+from culturalpangea.errors import UserError
 
 
-class SourceUnreadableError(RuntimeError):
+class SourceUnreadableError(UserError, RuntimeError):
     """A source yields nothing at all (its shards vanished or all are broken): training cannot go on."""
 
 

@@ -3,35 +3,32 @@
 Composes `configs/eval.yaml`, loads the checkpoint (`generation.ModelGenerator`), evaluates the
 selected benchmarks into the run folder (`out_dir`, by default Hydra's run folder) and prints a
 summary. Bad configuration or data (a missing checkpoint, an absent benchmark folder asked for by
-name, a run folder holding predictions from other settings) ends with a one-line `error: …` and
-exit status 2; bad *items* never stop the run (they are reported with their IDs).
+name, a run folder holding predictions from other settings) — the named `UserError` types of
+`culturalpangea.errors` — ends with a one-line `error: …` and exit status 2; bad *items* never stop
+the run (they are reported with their IDs); anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
 
 from culturalpangea.config import CONFIG_DIR, register_resolvers
+from culturalpangea.errors import run_reporting_user_errors
 from culturalpangea.eval.adapters import select
 from culturalpangea.eval.evaluate import EvalSettings, evaluate, summary_lines
+from culturalpangea.eval.items import EvalConfigError
 from culturalpangea.eval.runner import Generator
-from culturalpangea.eval.tables import TableError
-
-EXIT_USER_ERROR = 2
-USER_ERRORS = (ValueError, OSError, TableError, MissingMandatoryValue)
 
 
 def settings_from_config(cfg: DictConfig) -> EvalSettings:
     """`EvalSettings` from the composed config (checkpoint required, benchmarks checked)."""
     if OmegaConf.is_missing(cfg, "checkpoint"):
-        raise ValueError("checkpoint=<path> is required (a project checkpoint or an HF LlavaNext folder)")
+        raise EvalConfigError("checkpoint=<path> is required (a project checkpoint or an HF LlavaNext folder)")
     benchmark = cfg.benchmark
     names = select(benchmark if isinstance(benchmark, str) else list(benchmark))
     explicit = not (isinstance(benchmark, str) and benchmark.strip() == "all")
@@ -60,22 +57,24 @@ def _log_wandb(cfg: DictConfig, report: dict[str, Any], out_dir: Path) -> None:
     print(f"[eval] W&B table logged ({folder})")
 
 
+def _evaluate(cfg: DictConfig, generator: Generator | None) -> tuple[EvalSettings, dict[str, Any]]:
+    settings = settings_from_config(cfg)
+    if generator is None:
+        from culturalpangea.eval.generation import ModelGenerator
+
+        generator = ModelGenerator(settings.checkpoint, device=str(cfg.device), dtype=str(cfg.dtype),
+                                   sampling=settings.generation)
+    report = evaluate(settings, generator)
+    _log_wandb(cfg, report, settings.out_dir)
+    return settings, report
+
+
 def run(cfg: DictConfig, generator: Generator | None = None) -> int:
     """Evaluate as configured; return the exit status. `generator` replaces the model (tests)."""
-    try:
-        settings = settings_from_config(cfg)
-        if generator is None:
-            from culturalpangea.eval.generation import ModelGenerator
-
-            generator = ModelGenerator(settings.checkpoint, device=str(cfg.device), dtype=str(cfg.dtype),
-                                       sampling=settings.generation)
-        report = evaluate(settings, generator)
-        _log_wandb(cfg, report, settings.out_dir)
-    except USER_ERRORS as error:
-        if os.environ.get("EVAL_TRACEBACK"):
-            raise
-        print(f"error: {' '.join(str(error).split()) or type(error).__name__}", file=sys.stderr)
-        return EXIT_USER_ERROR
+    outcome = run_reporting_user_errors(lambda: _evaluate(cfg, generator), legacy_env="EVAL_TRACEBACK")
+    if isinstance(outcome, int):
+        return outcome
+    settings, report = outcome
     print(summary_lines(report))
     print(f"[eval] report: {settings.out_dir / 'report.md'}")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from culturalpangea.eval.items import EvalConfigError
 from culturalpangea.eval.runner import EvalRequest
 
 
@@ -36,7 +37,7 @@ class ModelGenerator:
 
         self.device, dtype_name = resolve_device(device, dtype)
         if not hasattr(torch, dtype_name):
-            raise ValueError(f"dtype {dtype_name!r} is not a torch dtype")
+            raise EvalConfigError(f"dtype {dtype_name!r} is not a torch dtype")
         self.loaded = load_pretrained_vlm(checkpoint, dtype=getattr(torch, dtype_name), device=self.device)
         self.sampling = dict(sampling or {})
         self.calls = 0

@@ -14,11 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from culturalpangea.errors import UserError
 from shard_contract.tokens import IMAGE_TOKEN
 
 ImageSource = bytes | Path
 
 TASKS = ("mcq", "yesno", "vqa", "caption", "entity", "long")
+
+
+class EvalConfigError(UserError, ValueError):
+    """An evaluation config that cannot run (no checkpoint, unknown benchmark, bad batch size…)."""
 
 
 class ItemProblem(ValueError):

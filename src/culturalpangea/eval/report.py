@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from culturalpangea.eval.items import EvalConfigError
 from culturalpangea.eval.languages import normalize_code
 from culturalpangea.eval.scoring import METRIC_ORDER, PRIMARY, aggregate, group_by
 from shard_contract.manifest import read_manifest
@@ -117,5 +118,5 @@ def load_report(path: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"report {path} not found")
     report = json.loads(path.read_text(encoding="utf-8"))
     if report.get("format") != REPORT_FORMAT:
-        raise ValueError(f"{path} is not an evaluation report (format {report.get('format')!r})")
+        raise EvalConfigError(f"{path} is not an evaluation report (format {report.get('format')!r})")
     return report

@@ -16,12 +16,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from culturalpangea.errors import UserError
 from shard_contract.atomic import atomic_write_json
 
 COMMIT_KEY = "_commit"
 
 
-class StoreMismatchError(ValueError):
+class StoreMismatchError(UserError, ValueError):
     """Existing predictions were made with other settings than this run's."""
 
 

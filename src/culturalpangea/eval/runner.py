@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from PIL import Image
 
 from culturalpangea.eval.images import ImageDecodeError, decode_image
-from culturalpangea.eval.items import EvalItem, ItemError
+from culturalpangea.eval.items import EvalConfigError, EvalItem, ItemError
 from culturalpangea.eval.resume import PredictionStore
 
 
@@ -77,7 +77,7 @@ class BenchmarkRun:
     def __init__(self, store: PredictionStore, generator: Generator, batch_size: int, max_new_tokens: int,
                  cap: int | None = None) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise EvalConfigError(f"batch_size must be at least 1, got {batch_size}")
         self.store, self.generator = store, generator
         self.batch_size, self.max_new_tokens, self.cap = batch_size, max_new_tokens, cap
         self._pending: dict[int, list[EvalItem]] = {}

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from culturalpangea.errors import UserError
+
 METADATA_FILES = frozenset({"state.json", "dataset_info.json", "dataset_dict.json", "manifest.json", "sizes.json"})
 _SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
 
 
-class TableError(ValueError):
+class TableError(UserError, ValueError):
     """A benchmark folder that holds nothing readable, or a file that cannot be read."""
 
 

@@ -31,6 +31,7 @@ import open_clip
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from culturalpangea.errors import ModelConfigError
 from culturalpangea.models.connector import Connector
 from culturalpangea.models.llm import (
     compile_decoder_layers,
@@ -54,7 +55,7 @@ def parse_dtype(name: str | torch.dtype | None) -> torch.dtype | None:
         return name
     dtype = getattr(torch, str(name), None)
     if not isinstance(dtype, torch.dtype):
-        raise ValueError(f"unknown dtype {name!r}")
+        raise ModelConfigError(f"unknown dtype {name!r}")
     return dtype
 
 
@@ -94,7 +95,7 @@ def _check_against_config(model: VisionLanguageModel, cfg: Mapping[str, Any], so
             wanted["anyres.image_newline"] = (expected.image_newline, found.image_newline)
     for name, (expected, found) in wanted.items():
         if expected != found:
-            raise ValueError(f"model config says {name}={expected!r} but {source} has {found!r}")
+            raise ModelConfigError(f"model config says {name}={expected!r} but {source} has {found!r}")
 
 
 def register_open_clip_config(vision_cfg: Mapping[str, Any]) -> None:
@@ -105,7 +106,7 @@ def register_open_clip_config(vision_cfg: Mapping[str, Any]) -> None:
     path = Path(str(path))
     name = vision_cfg.get("open_clip_name")
     if path.stem != name:
-        raise ValueError(f"vision.open_clip_config {path} registers {path.stem!r}, not open_clip_name={name!r}")
+        raise ModelConfigError(f"vision.open_clip_config {path} registers {path.stem!r}, not open_clip_name={name!r}")
     if name in open_clip.list_models():
         return
     if not path.is_file():
@@ -119,7 +120,7 @@ def _build_from_parts(cfg: Mapping[str, Any], dtype: torch.dtype) -> VisionLangu
         vision_cfg["open_clip_name"], int(vision_cfg.get("feature_layer", -2)), vision_cfg.get("select", "patch")
     )
     if "image_size" in vision_cfg and int(vision_cfg["image_size"]) != tower_config.image_size:
-        raise ValueError(f"vision.image_size={vision_cfg['image_size']} but {tower_config.open_clip_name} takes "
+        raise ModelConfigError(f"vision.image_size={vision_cfg['image_size']} but {tower_config.open_clip_name} takes "
                          f"{tower_config.image_size}")
     if not vision_cfg.get("weights"):
         log.warning("vision.weights is empty: the vision tower keeps its random initialisation")
@@ -147,7 +148,8 @@ def build_vlm(model_cfg: DictConfig | Mapping[str, Any]) -> VisionLanguageModel:
     dtype = parse_dtype(llm_cfg.get("dtype", "float32"))
     if cfg.get("init_from_hf"):
         if llm_cfg.get("random_init"):
-            raise ValueError("llm.random_init builds the LLM from llm.path; it cannot be combined with init_from_hf")
+            raise ModelConfigError(
+                "llm.random_init builds the LLM from llm.path; it cannot be combined with init_from_hf")
         source = str(cfg["init_from_hf"])
         model = load_vlm(source, dtype=dtype, attn_implementation=llm_cfg.get("attn_implementation"))
         _check_against_config(model, cfg, source)
@@ -160,7 +162,8 @@ def build_vlm(model_cfg: DictConfig | Mapping[str, Any]) -> VisionLanguageModel:
         if compute_dtype is not None:
             model.vision.to(compute_dtype)
     elif vision_cfg.get("compute_dtype"):
-        raise ValueError("vision.compute_dtype is for a frozen tower; a trained tower follows the precision plugin")
+        raise ModelConfigError(
+            "vision.compute_dtype is for a frozen tower; a trained tower follows the precision plugin")
     set_gradient_checkpointing(model.llm, bool(llm_cfg.get("gradient_checkpointing", False)))
     model.vision.gradient_checkpointing = bool(vision_cfg.get("gradient_checkpointing", False))
     if llm_cfg.get("fused_linear_cross_entropy"):

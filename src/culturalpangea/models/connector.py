@@ -18,6 +18,8 @@ import math
 import torch
 from torch import nn
 
+from culturalpangea.errors import ModelConfigError
+
 CONNECTOR_TYPES = ("mlp2x_gelu", "linear")
 
 
@@ -25,7 +27,7 @@ class Connector(nn.Module):
     def __init__(self, kind: str, vision_width: int, llm_width: int, image_newline: bool) -> None:
         super().__init__()
         if kind not in CONNECTOR_TYPES:
-            raise ValueError(f"connector type {kind!r} is not one of {CONNECTOR_TYPES}")
+            raise ModelConfigError(f"connector type {kind!r} is not one of {CONNECTOR_TYPES}")
         self.kind = kind
         self.vision_width, self.llm_width = vision_width, llm_width
         self.linear_1 = nn.Linear(vision_width, llm_width)

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from transformers import CLIPVisionConfig, LlavaNextConfig, PretrainedConfig
 
+from culturalpangea.errors import ModelConfigError
 from culturalpangea.models.clip_mapping import clip_hf_to_open_clip, open_clip_to_clip_hf
 from culturalpangea.models.connector import Connector
 from culturalpangea.models.llm import causal_lm_class, expected_llm_shapes, tied_optional
@@ -74,19 +75,22 @@ def vlm_config_from_llava_next(config: LlavaNextConfig) -> tuple[VLMConfig, Pret
     """(VLMConfig, the LLM's config, the image token id) of an HF LlavaNext config; refuses what it cannot map."""
     vision = config.vision_config
     if vision.model_type != "clip_vision_model":
-        raise ValueError(f"vision_config.model_type={vision.model_type!r}: only CLIP vision towers are supported")
+        raise ModelConfigError(f"vision_config.model_type={vision.model_type!r}: only CLIP vision towers are supported")
     if vision.hidden_act not in ("quick_gelu", "gelu"):
-        raise ValueError(f"vision_config.hidden_act={vision.hidden_act!r}: only quick_gelu and gelu are supported")
+        raise ModelConfigError(
+            f"vision_config.hidden_act={vision.hidden_act!r}: only quick_gelu and gelu are supported")
     if not isinstance(config.vision_feature_layer, int):
-        raise ValueError(f"vision_feature_layer={config.vision_feature_layer!r}: only a single layer is supported")
+        raise ModelConfigError(
+            f"vision_feature_layer={config.vision_feature_layer!r}: only a single layer is supported")
     if config.vision_feature_select_strategy != "default":
-        raise ValueError(f"vision_feature_select_strategy={config.vision_feature_select_strategy!r}: only 'default'"
-                         " (CLS dropped) is supported")
+        raise ModelConfigError(
+            f"vision_feature_select_strategy={config.vision_feature_select_strategy!r}: only 'default'"
+            " (CLS dropped) is supported")
     if config.projector_hidden_act != "gelu" or not getattr(config, "multimodal_projector_bias", True):
-        raise ValueError(f"projector_hidden_act={config.projector_hidden_act!r} (with bias) is not mlp2x_gelu")
+        raise ModelConfigError(f"projector_hidden_act={config.projector_hidden_act!r} (with bias) is not mlp2x_gelu")
     mlp_ratio = vision.intermediate_size / vision.hidden_size
     if int(vision.hidden_size * mlp_ratio) != vision.intermediate_size:
-        raise ValueError(f"vision intermediate_size {vision.intermediate_size} is not representable in open_clip")
+        raise ModelConfigError(f"vision intermediate_size {vision.intermediate_size} is not representable in open_clip")
     tower = VisionTowerConfig(
         image_size=vision.image_size, patch_size=vision.patch_size, width=vision.hidden_size,
         layers=vision.num_hidden_layers, heads=vision.num_attention_heads, mlp_ratio=mlp_ratio,
@@ -104,9 +108,9 @@ def llava_next_config_from_vlm(config: VLMConfig, text_config: PretrainedConfig,
                                ) -> LlavaNextConfig:
     """The HF config for an exportable project model (mlp2x_gelu, anyres + spatial_unpad + newline)."""
     if config.connector_type != "mlp2x_gelu":
-        raise ValueError(f"connector {config.connector_type!r} cannot be exported: LlavaNext has only mlp2x_gelu")
+        raise ModelConfigError(f"connector {config.connector_type!r} cannot be exported: LlavaNext has only mlp2x_gelu")
     if not (config.anyres.enabled and config.anyres.image_newline):
-        raise ValueError("only anyres models with spatial_unpad and image_newline can be exported to LlavaNext")
+        raise ModelConfigError("only anyres models with spatial_unpad and image_newline can be exported to LlavaNext")
     vision = config.vision
     vision_config = CLIPVisionConfig(
         hidden_size=vision.width, intermediate_size=int(vision.width * vision.mlp_ratio),

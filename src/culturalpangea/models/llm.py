@@ -32,6 +32,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Pretra
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 from transformers.utils import logging as hf_logging
 
+from culturalpangea.errors import ModelConfigError
 from culturalpangea.models.chat_format import IMAGE_TOKEN
 from culturalpangea.models.weights import CheckpointError
 
@@ -44,7 +45,7 @@ def resolve_attn_implementation(name: str | None) -> str:
     """The attention implementation to ask transformers for, falling back to `sdpa` with a warning."""
     name = name or "sdpa"
     if name not in ATTN_IMPLEMENTATIONS:
-        raise ValueError(f"attn_implementation {name!r} is not one of {ATTN_IMPLEMENTATIONS}")
+        raise ModelConfigError(f"attn_implementation {name!r} is not one of {ATTN_IMPLEMENTATIONS}")
     if name == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
         log.warning("attn_implementation=flash_attention_2 but flash-attn is not installed: using sdpa")
         return "sdpa"
@@ -58,7 +59,7 @@ def causal_lm_class(config: PretrainedConfig) -> type[PreTrainedModel]:
     try:
         return MODEL_FOR_CAUSAL_LM_MAPPING[type(config)]
     except KeyError as error:
-        raise ValueError(f"no transformers causal LM for model_type {config.model_type!r}") from error
+        raise ModelConfigError(f"no transformers causal LM for model_type {config.model_type!r}") from error
 
 
 def load_llm(path: str | Path, dtype: torch.dtype = torch.float32, attn_implementation: str | None = "sdpa",
@@ -125,7 +126,7 @@ def compile_decoder_layers(llm: PreTrainedModel, mode: str | None = None) -> int
     """`torch.compile` every decoder layer in place (regional compilation); returns how many."""
     layers = getattr(llm.base_model, "layers", None)
     if not isinstance(layers, torch.nn.ModuleList) or not len(layers):
-        raise ValueError(f"llm.compile: {type(llm).__name__} has no `base_model.layers` to compile")
+        raise ModelConfigError(f"llm.compile: {type(llm).__name__} has no `base_model.layers` to compile")
     for layer in layers:
         layer.compile(mode=mode)
     log.info("llm.compile: %d decoder layers compiled (mode=%s)", len(layers), mode or "default")

@@ -41,6 +41,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from culturalpangea.data.image_processing import normalize_pixels
+from culturalpangea.errors import ModelConfigError
 from culturalpangea.models.weights import check_state_dict, load_weights_file
 
 log = logging.getLogger(__name__)
@@ -77,18 +78,19 @@ class VisionTowerConfig:
 
     def __post_init__(self) -> None:
         if self.image_size % self.patch_size:
-            raise ValueError(f"vision image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
+            raise ModelConfigError(
+                f"vision image_size {self.image_size} is not a multiple of patch_size {self.patch_size}")
         if self.width % self.heads:
-            raise ValueError(f"vision width {self.width} is not divisible by {self.heads} heads")
+            raise ModelConfigError(f"vision width {self.width} is not divisible by {self.heads} heads")
         if self.select != "patch":
-            raise ValueError(f"vision select={self.select!r} is not supported: only 'patch' (CLS dropped)")
+            raise ModelConfigError(f"vision select={self.select!r} is not supported: only 'patch' (CLS dropped)")
         self.blocks_to_run()
 
     def blocks_to_run(self) -> int:
         """Blocks before the feature layer, with HF's indexing (state 0 = embeddings after ln_pre)."""
         index = self.feature_layer + self.layers + 1 if self.feature_layer < 0 else self.feature_layer
         if not 0 <= index <= self.layers:
-            raise ValueError(f"feature_layer {self.feature_layer} is outside a {self.layers}-block tower")
+            raise ModelConfigError(f"feature_layer {self.feature_layer} is outside a {self.layers}-block tower")
         return index
 
     @property
@@ -107,7 +109,7 @@ class VisionTowerConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
-            raise ValueError(f"unknown vision config keys: {sorted(unknown)}")
+            raise ModelConfigError(f"unknown vision config keys: {sorted(unknown)}")
         return cls(**dict(values))
 
     @classmethod
@@ -115,18 +117,18 @@ class VisionTowerConfig:
         """Architecture of open_clip model `name` (a registered config; `-quickgelu` names set QuickGELU)."""
         model_config = open_clip.get_model_config(name)
         if model_config is None:
-            raise ValueError(f"open_clip has no model config named {name!r} (register local configs first)")
+            raise ModelConfigError(f"open_clip has no model config named {name!r} (register local configs first)")
         vision = dict(model_config["vision_cfg"])
         for key, default in _DEFAULT_OFF_OPEN_CLIP_KEYS.items():
             if vision.get(key, default) not in (default, None, False, {}):
-                raise ValueError(f"open_clip model {name}: vision option {key}={vision[key]!r} is not supported")
+                raise ModelConfigError(f"open_clip model {name}: vision option {key}={vision[key]!r} is not supported")
         unknown = set(vision) - _IRRELEVANT_OPEN_CLIP_KEYS - set(_DEFAULT_OFF_OPEN_CLIP_KEYS)
         if unknown:
-            raise ValueError(f"open_clip model {name}: unsupported vision options {sorted(unknown)}")
+            raise ModelConfigError(f"open_clip model {name}: unsupported vision options {sorted(unknown)}")
         width = int(vision["width"])
         image_size, patch_size = vision["image_size"], vision["patch_size"]
         if not (isinstance(image_size, int) and isinstance(patch_size, int)):
-            raise ValueError(f"open_clip model {name}: only square images and patches are supported")
+            raise ModelConfigError(f"open_clip model {name}: only square images and patches are supported")
         return cls(
             image_size=image_size,
             patch_size=patch_size,

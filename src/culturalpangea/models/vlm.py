@@ -37,6 +37,7 @@ from transformers import PreTrainedModel
 
 from culturalpangea.data.image_processing import ImagePreprocessor, SingleResolutionPreprocessor
 from culturalpangea.data.tokenize import IGNORE_INDEX
+from culturalpangea.errors import ModelConfigError
 from culturalpangea.models.anyres import AnyresGeometry, AnyresPreprocessor, pack_anyres_features
 from culturalpangea.models.chat_format import IMAGE_TOKEN
 from culturalpangea.models.connector import CONNECTOR_TYPES, Connector
@@ -57,9 +58,9 @@ class AnyresConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "grid_pinpoints", tuple(tuple(int(s) for s in p) for p in self.grid_pinpoints))
         if self.enabled and self.patch_merge not in PATCH_MERGES:
-            raise ValueError(f"anyres patch_merge {self.patch_merge!r} is not one of {PATCH_MERGES}")
+            raise ModelConfigError(f"anyres patch_merge {self.patch_merge!r} is not one of {PATCH_MERGES}")
         if self.enabled and not self.grid_pinpoints:
-            raise ValueError("anyres is enabled but grid_pinpoints is empty")
+            raise ModelConfigError("anyres is enabled but grid_pinpoints is empty")
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class VLMConfig:
 
     def __post_init__(self) -> None:
         if self.connector_type not in CONNECTOR_TYPES:
-            raise ValueError(f"connector type {self.connector_type!r} is not one of {CONNECTOR_TYPES}")
+            raise ModelConfigError(f"connector type {self.connector_type!r} is not one of {CONNECTOR_TYPES}")
 
     @property
     def geometry(self) -> AnyresGeometry | None:

@@ -26,6 +26,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from culturalpangea.errors import UserError
+
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 SAFETENSORS_SINGLE = "model.safetensors"
 BIN_INDEX = "pytorch_model.bin.index.json"
@@ -34,7 +36,7 @@ DEFAULT_MAX_SHARD_BYTES = 5 * 1024**3
 _SHOWN = 5
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that does not fit the model: names the tensors (or files) at fault."""
 
 

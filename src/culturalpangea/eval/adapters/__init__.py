@@ -16,6 +16,7 @@ from culturalpangea.eval.adapters.marvl import MarvlAdapter
 from culturalpangea.eval.adapters.maxm import MaxmAdapter
 from culturalpangea.eval.adapters.merlin import MerlinAdapter
 from culturalpangea.eval.adapters.xm100 import Xm100Adapter
+from culturalpangea.eval.items import EvalConfigError
 
 ADAPTERS: dict[str, Adapter] = {
     adapter.name: adapter
@@ -35,7 +36,7 @@ def select(benchmark: str | list[str] | tuple[str, ...]) -> list[str]:
         names = [str(b) for b in benchmark]
     unknown = [name for name in names if name not in ADAPTERS]
     if unknown or not names:
-        raise ValueError(f"unknown benchmark(s) {unknown or names}; choose from: all, {', '.join(ALL)}")
+        raise EvalConfigError(f"unknown benchmark(s) {unknown or names}; choose from: all, {', '.join(ALL)}")
     return names
 
 
