@@ -1,6 +1,6 @@
 """bf16 parity with HF LlavaNext on a GPU (run on the lent device: `make test-gpu`).
 
-Its CPU twin is tests/unit/test_model_vlm.py::test_fp32_logits_match_hf_llava_next_in_every_case
+Its CPU twin is tests/unit/culturalpangea/test_model_vlm.py::test_fp32_logits_match_hf_llava_next_in_every_case
 (same cases, fp32, |diff| ≤ 1e-4). In bf16 a 1e-4 bound is meaningless: bf16 keeps 8 significant
 bits, so every matmul output is rounded to ~0.4% of its size, and the two implementations round at
 different places (open_clip's fused qkv projection and nn.MultiheadAttention against HF's split

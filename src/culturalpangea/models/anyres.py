@@ -6,7 +6,7 @@ resolutions ("pinpoints") and padded black around the centre. After the tower an
 the grid's patch features are stitched back into one feature map, the rows and columns that only
 saw padding are cut away (`spatial_unpad`), a learned `image_newline` vector ends every row, and
 the base crop's features go first. The rules below are the ones transformers' LlavaNext model,
-image processor and processor apply (checked against them in tests/unit/test_model_anyres.py):
+image processor and processor apply (checked against them in tests/unit/culturalpangea/test_model_anyres.py):
 
 - best resolution: the pinpoint that keeps the most original pixels after an aspect-preserving
   downscale (truncating to ints), ties broken by the least wasted area, first in list order wins;

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.helpers.datagen_cli import AGENT, ROOT, cli_env, run_cli
 from tests.helpers.image_server import Fault, FaultyImageServer
-from tests.integration.test_datagen_images import make_entities, name
+from tests.integration.data_gen.test_images import make_entities, name
 
 
 def images_overrides(server: FaultyImageServer, out_dir: Path) -> list[str]:

@@ -16,7 +16,7 @@ from tests.helpers.openai_server import OpenAITestServer, Reply, record_of, refi
 from tests.helpers.refine_records import good_rewrite, make_record, run_stage, write_qa_stage
 
 pytestmark = pytest.mark.slurm
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PARTS = {"FR": [4, 4, 4], "JP": [4, 4]}
 
 

@@ -16,7 +16,7 @@ from data_gen.shards.writer import ShardSpec, write_shards
 from tests.helpers.shard_samples import make_samples
 write_shards(make_samples(int(sys.argv[2])), sys.argv[1], ShardSpec(max_samples=5))
 """
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _run(out: Path, count: int) -> subprocess.Popen:

@@ -27,7 +27,7 @@ from culturalpangea.models.checkpoint import save_pretrained_vlm
 from culturalpangea.models.loading import load_pretrained_vlm
 from culturalpangea.models.parity import PARITY_CASES, build_case_inputs
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _hf_logits(folder: Path, inputs: dict[str, torch.Tensor]) -> torch.Tensor:

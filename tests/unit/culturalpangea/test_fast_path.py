@@ -1,7 +1,7 @@
 """Fast-path switches of the `llm` group: random_init, fused linear cross-entropy wiring, torch.compile.
 
 Each switch is off by default, changes no result when on, and falls back when its library is missing.
-The liger kernel itself runs only on CUDA: tests/unit/test_fast_path_gpu.py checks its loss there.
+The liger kernel itself runs only on CUDA: tests/unit/culturalpangea/test_fast_path_gpu.py checks its loss there.
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def test_missing_benchmark_folders(tmp_path, capsys):
 def _cli(args, tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-m", "culturalpangea.eval", *args, f"hydra.run.dir={tmp_path}/h"],
-                          capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[3],
                           timeout=120, check=False)
 
 

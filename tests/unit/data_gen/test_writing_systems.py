@@ -19,7 +19,7 @@ from data_gen.common.writing_systems import (
     script_share,
 )
 
-REGISTRY = Path(__file__).resolve().parents[2] / "data_gen" / "wikidata" / "registries" / "countries.json"
+REGISTRY = Path(__file__).resolve().parents[3] / "data_gen" / "wikidata" / "registries" / "countries.json"
 
 SAMPLES = {  # one sentence per script, with the language it is checked against
     "hi": "इस चित्र में दिखाई गई इमारत किस शहर में है?",

@@ -1,6 +1,6 @@
 """Fast-path switches on CUDA (run on the lent GPU machine: `make test-gpu`).
 
-CPU twins: tests/unit/test_fast_path.py (the fused-loss wiring with a torch implementation, the
+CPU twins: tests/unit/culturalpangea/test_fast_path.py (the fused-loss wiring with a torch implementation, the
 compiled layers' loss and gradients, the fallback when liger-kernel is missing).
 """
 
@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from culturalpangea.models.builder import build_vlm
-from tests.unit.test_fast_path import _batch, _loss_and_grads
+from tests.unit.culturalpangea.test_fast_path import _batch, _loss_and_grads
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _cuda_model(cfg: dict, **switches):

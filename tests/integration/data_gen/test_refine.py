@@ -17,7 +17,7 @@ from data_gen.common.parts import iter_records, list_parts
 from tests.helpers.openai_server import OpenAITestServer, Reply, record_of, refined
 from tests.helpers.refine_records import DRIVER, good_rewrite, make_record, run_stage, write_qa_stage
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PARTS = {"FR": [12, 8], "JP": [10]}
 
 

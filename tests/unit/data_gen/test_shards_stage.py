@@ -25,7 +25,7 @@ from data_gen.shards.validate import ValidationError, run_validate
 from tests.helpers.datagen_config import datagen_config
 from tests.helpers.qa_inputs import tiny_jpeg, write_inputs
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SETTINGS = ShardsSettings(input="qa", max_samples=150, heldout_fraction=0.1)
 
 

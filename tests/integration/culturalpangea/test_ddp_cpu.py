@@ -12,7 +12,7 @@ import torch
 from data_gen.shards.writer import ShardSpec, write_shards
 from tests.helpers.shard_samples import make_sample
 
-SCRIPT = Path(__file__).resolve().parents[1] / "helpers" / "ddp_text_run.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "helpers" / "ddp_text_run.py"
 
 
 def test_two_process_ddp_trains_on_disjoint_shards_and_checkpoints_both_positions(tmp_path, tiny_stack):

@@ -21,7 +21,7 @@ from data_gen.qa.stage import country_complete, run_qa
 from shard_contract.sample import KEY_PATTERN, check_sample
 from tests.helpers.qa_inputs import write_inputs
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 OVERRIDES = ("refine.backend=none", "filter.backend=none", "progress=false", "shards.max_samples=300")
 MARKERS = ("entities/manifest.json", "images/manifest.json", "qa/manifest.json", "refine/manifest.json",
            "filter/manifest.json", "shards/manifest.json", "shards/stats/stats.json")  # fmt: skip
