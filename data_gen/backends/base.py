@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from data_gen.common.errors import DataGenError
-from data_gen.common.retry import RetryPolicy
+from data_gen.common.retry import RetrySettingsMixin
 
 Message = dict[str, Any]
 BACKENDS = ("none", "http", "transformers", "vllm")
@@ -31,7 +31,7 @@ class BackendError(DataGenError):
 
 
 @dataclass(frozen=True)
-class BackendSettings:
+class BackendSettings(RetrySettingsMixin):
     """Settings common to the refine and filter blocks of configs/data_gen.yaml."""
 
     backend: str = "none"  # none | http | transformers | vllm
@@ -71,10 +71,6 @@ class BackendSettings:
             raise ValueError(f"backend {self.backend!r} needs a model (a path, a served model name or 'tiny')")
         if self.backend == "http" and not self.url:
             raise ValueError("backend 'http' needs url (the server's OpenAI API base, e.g. http://host:8000/v1)")
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.max_retry_after_s)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,19 @@ class RetryPolicy:
         return self.backoff_s(attempt, rng)
 
 
+class RetrySettingsMixin:
+    """For a settings dataclass with the four policy fields: its `RetryPolicy` (SPARQL, Commons, HTTP backends)."""
+
+    max_attempts: int
+    backoff_base_s: float
+    backoff_max_s: float
+    max_retry_after_s: float
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.max_retry_after_s)
+
+
 def call_with_retries(
     attempt: Callable[[], T],
     policy: RetryPolicy,

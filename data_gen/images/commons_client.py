@@ -42,7 +42,7 @@ from data_gen.common.errors import DataGenError
 from data_gen.common.retry import (
     RetriesExhausted,
     RetryAfterTooLong,
-    RetryPolicy,
+    RetrySettingsMixin,
     Transient,
     call_with_retries,
     parse_retry_after,
@@ -75,7 +75,7 @@ class CommonsSettings:
 
 
 @dataclass(frozen=True)
-class HttpSettings:
+class HttpSettings(RetrySettingsMixin):
     """Politeness and limits for `PoliteHttp` (from the `images:` block)."""
 
     user_agent: str
@@ -92,10 +92,6 @@ class HttpSettings:
             raise ValueError("images.concurrency_per_host must be 1, 2 or 3 (Wikimedia asks for at most 3)")
         if self.max_attempts < 1 or self.timeout_s <= 0 or self.max_bytes < 1:
             raise ValueError("images: max_attempts ≥ 1, timeout_s > 0 and max_bytes ≥ 1 required")
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.max_retry_after_s)
 
 
 class UrlPolicy:

@@ -36,7 +36,7 @@ from data_gen.common.errors import DataGenError, SettingsError
 from data_gen.common.retry import (
     RetriesExhausted,
     RetryAfterTooLong,
-    RetryPolicy,
+    RetrySettingsMixin,
     Transient,
     call_with_retries,
     parse_retry_after,
@@ -68,7 +68,7 @@ class RateLimitedError(EndpointUnavailableError):
 
 
 @dataclass(frozen=True)
-class SparqlSettings:
+class SparqlSettings(RetrySettingsMixin):
     """Endpoint and politeness settings (the `endpoint:` block of configs/data_gen.yaml)."""
 
     url: str | None = None
@@ -98,10 +98,6 @@ class SparqlSettings:
 
     def checked_user_agent(self) -> str:
         return check_user_agent(self.user_agent)
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.max_retry_after_s)
 
 
 @dataclass
