@@ -42,6 +42,7 @@ class Seen:
     user_agent: str
     start: float = 0.0
     end: float = 0.0
+    processed: float = 0.0  # when the server finished working on it, before the answer was written
 
 
 @dataclass
@@ -137,11 +138,23 @@ class SparqlFaultServer:
                 self._banned_until = now + float(answer[1])
             return answer
 
-    def _done(self, seen: Seen, served: bool) -> None:
+    def _processed(self, seen: Seen) -> None:
+        """The query is done; only the answer's bytes are left to write.
+
+        Concurrency is counted up to here: a client that waits for one answer before it sends the next
+        query may get its next query in before this handler thread returns from writing, which is
+        not two queries in flight.
+        """
         with self._lock:
-            self.stats.active -= 1
+            if not seen.processed:
+                self.stats.active -= 1
+                seen.processed = time.monotonic()
+
+    def _done(self, seen: Seen, served: bool) -> None:
+        self._processed(seen)
+        with self._lock:
             if served:
-                seen.end = time.monotonic()
+                seen.end = seen.processed
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -162,6 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str, query: str) -> None:
         owner = self.server_owner
         seen = Seen(method, query, self.headers.get("User-Agent", ""), start=time.monotonic())
+        self._seen = seen
         answer = owner._next(seen)
         served = False
         try:
@@ -207,6 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.server_owner._processed(self._seen)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
