@@ -20,6 +20,8 @@ from typing import Any
 
 from PIL import Image
 
+from shard_contract.tokens import IMAGE_TOKEN
+
 BROKEN_IMAGE = b"\x89PNG this is not an image"
 
 
@@ -269,7 +271,7 @@ def _heldout_samples(bad: bool) -> list[Any]:
     samples = []
     for i, (language, country, kind, question, choices, answer) in enumerate(HELDOUT):
         key = f"HO-{i:04d}-{language}-{kind}"
-        human = f"<image>\n{question}"
+        human = f"{IMAGE_TOKEN}\n{question}"
         gpt = answer
         if kind == "mcq":
             human += "\n" + "\n".join(f"{'ABCD'[k]}. {c}" for k, c in enumerate(choices))

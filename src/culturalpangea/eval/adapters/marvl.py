@@ -20,6 +20,7 @@ from culturalpangea.eval.images import image_source
 from culturalpangea.eval.items import EvalItem
 from culturalpangea.eval.languages import code_for
 from culturalpangea.eval.prompts import MARVL_OPTIONS, marvl_prompt, with_images
+from shard_contract.tokens import IMAGE_TOKEN
 
 
 def _language(row: Row, split: str) -> str:
@@ -47,7 +48,7 @@ class MarvlAdapter:
         else:
             images = (image_source(field(row, "left_img"), "left_img"),
                       image_source(field(row, "right_img"), "right_img"))
-            prompt = with_images(marvl_prompt(hypothesis).removeprefix("<image>\n"), 2)
+            prompt = with_images(marvl_prompt(hypothesis).removeprefix(f"{IMAGE_TOKEN}\n"), 2)
         return EvalItem(
             benchmark=self.name, item_id=context.item_id, language=_language(row, context.table.split),
             prompt=prompt, images=images, task="yesno",
