@@ -20,7 +20,6 @@ of that this module adds what a model stage needs:
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -33,11 +32,17 @@ from omegaconf import DictConfig
 from data_gen.backends.base import BackendError, BackendSettings
 from data_gen.common.errors import DataGenError
 from data_gen.common.layout import Layout
-from data_gen.common.parts import MANIFEST_NAME, PartRef, list_parts, map_parts, require_complete, write_stage_manifest
+from data_gen.common.parts import (
+    MANIFEST_NAME,
+    PartRef,
+    check_fingerprint,
+    list_parts,
+    map_parts,
+    require_complete,
+    write_stage_manifest,
+)
 from data_gen.common.progress import format_table
-from shard_contract.atomic import atomic_write_json
 
-SETTINGS_NAME = "settings.json"
 Record = dict[str, Any]
 PartFunction = Callable[[PartRef, list[Record]], tuple[list[Record], Counter]]
 
@@ -61,25 +66,6 @@ def part_range(cfg: DictConfig, settings: BackendSettings) -> str | None:
 
 def input_digest(in_dir: Path) -> str:
     return hashlib.sha256((Path(in_dir) / MANIFEST_NAME).read_bytes()).hexdigest()
-
-
-def check_fingerprint(stage_dir: Path, fingerprint: dict[str, Any]) -> None:
-    """Write `settings.json` on first use; refuse a different one later (naming the keys)."""
-    path = Path(stage_dir) / SETTINGS_NAME
-    if path.exists():
-        try:
-            previous = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise DataGenError(f"{path} is not valid JSON ({error.msg}); remove the stage folder") from None
-        changed = sorted(key for key in set(previous) | set(fingerprint) if previous.get(key) != fingerprint.get(key))
-        if changed:
-            raise DataGenError(
-                f"{stage_dir} was made with other settings ({', '.join(changed)} differ): "
-                f"remove it or use another out_dir to redo it"
-            )
-        return
-    Path(stage_dir).mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, fingerprint)
 
 
 def missing_parts(in_dir: Path, stage_dir: Path) -> list[PartRef]:

@@ -14,7 +14,9 @@ its part by a crash is simply written again). Parts have one global order — co
 index — and `parts=START:END` selects a slice of it. Record-to-record stages (refine, filter) map
 every input part to the output part of the same name, so slices line up across stages and a
 re-run is the same computation on the same inputs. A stage's `manifest.json` is written only
-after all its parts exist; the next stage refuses to start on an input without one.
+after all its parts exist; the next stage refuses to start on an input without one. A stage's
+`settings.json` fingerprints what its parts were made from (`check_fingerprint`): a re-run with
+other settings is refused with the differing keys named, never mixed into the same folder.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_gen.common.errors import StageIOError
+from data_gen.common.errors import DataGenError, StageIOError
 from data_gen.common.jsonl import read_jsonl
 from data_gen.common.progress import progress
 from shard_contract.atomic import atomic_write_json, atomic_write_jsonl, remove_temp_files
@@ -231,3 +233,25 @@ def write_stage_manifest(stage_dir: Path, stage: str, extra: Mapping[str, Any] |
     manifest = {"stage": stage, **summarize(stage_dir), **dict(extra or {})}
     atomic_write_json(Path(stage_dir) / MANIFEST_NAME, manifest)
     return manifest
+
+
+SETTINGS_NAME = "settings.json"
+
+
+def check_fingerprint(stage_dir: Path, fingerprint: dict[str, Any]) -> None:
+    """Write `settings.json` on first use; refuse a different one later (naming the keys)."""
+    path = Path(stage_dir) / SETTINGS_NAME
+    if path.exists():
+        try:
+            previous = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise DataGenError(f"{path} is not valid JSON ({error.msg}); remove the stage folder") from None
+        changed = sorted(key for key in set(previous) | set(fingerprint) if previous.get(key) != fingerprint.get(key))
+        if changed:
+            raise DataGenError(
+                f"{stage_dir} was made with other settings ({', '.join(changed)} differ): "
+                f"remove it or use another out_dir to redo it"
+            )
+        return
+    Path(stage_dir).mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, fingerprint)

@@ -29,13 +29,13 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from data_gen.backends.stage_loop import check_fingerprint
 from data_gen.common.errors import DataGenError
 from data_gen.common.jsonl import iter_jsonl
 from data_gen.common.layout import Layout
 from data_gen.common.parts import (
     PartRef,
     StageIOError,
+    check_fingerprint,
     list_parts,
     read_stats,
     require_complete,
