@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from data_gen.common.errors import RecordError
 from data_gen.common.writing_systems import language_script
 
 Message = dict[str, Any]
@@ -93,12 +94,12 @@ class RefineItem:
         rid = record.get("id")
         for key in ("question", "answer", "language", "question_type"):
             if not isinstance(record.get(key), str) or not record[key].strip():
-                raise ValueError(f"record {rid!r}: field {key!r} is missing or not a non-empty string")
+                raise RecordError(f"record {rid!r}: field {key!r} is missing or not a non-empty string")
         language_script(record["language"])  # known language, or a ValueError naming it
         aliases = record.get("answer_aliases") or []
         choices = record.get("choices") or []
         if not all(isinstance(text, str) for text in [*aliases, *choices]):
-            raise ValueError(f"record {rid!r}: 'answer_aliases' and 'choices' must hold strings")
+            raise RecordError(f"record {rid!r}: 'answer_aliases' and 'choices' must hold strings")
         return cls(
             question=record["question"],
             answer=record["answer"],

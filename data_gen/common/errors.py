@@ -19,3 +19,7 @@ class SettingsError(DataGenError, ValueError):
 
 class StageIOError(DataGenError, ValueError):
     """A stage's files are missing, incomplete or unreadable; the message names the file (and line)."""
+
+
+class RecordError(DataGenError, ValueError):
+    """A record in a stage's input that lacks a field or holds the wrong type; the message names its ID."""

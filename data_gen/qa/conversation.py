@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from data_gen.common.errors import RecordError
 from data_gen.qa.question_templates import McqFormat, load_language
 from shard_contract.tokens import IMAGE_TOKEN
 
@@ -34,7 +35,7 @@ def answer_letter(record: Record) -> str:
     try:
         index = choices.index(record["answer"])
     except ValueError:
-        raise ValueError(f"record {record.get('id')!r}: answer is not one of its choices") from None
+        raise RecordError(f"record {record.get('id')!r}: answer is not one of its choices") from None
     return mcq_format(record["language"]).letters[index]
 
 
@@ -65,7 +66,7 @@ def conversations(record: Record) -> list[dict[str, str]]:
 def with_question(record: Record, new_question: str, refined: bool) -> Record:
     """A copy of `record` with the stem replaced, conversations re-rendered and `refined` set."""
     if not isinstance(new_question, str) or not new_question.strip():
-        raise ValueError(f"record {record.get('id')!r}: the new question is empty")
+        raise RecordError(f"record {record.get('id')!r}: the new question is empty")
     updated = copy.deepcopy(record)
     updated["question"] = new_question.strip()
     updated["conversations"] = conversations(updated)
