@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlparse
 
-from data_gen.common.errors import DataGenError
+from data_gen.common.errors import SettingsError
 from data_gen.common.retry import (
     RetriesExhausted,
     RetryAfterTooLong,
@@ -351,7 +351,7 @@ class CommonsSource:
             try:
                 http.policy.check(url)
             except FetchFailure as failure:
-                raise DataGenError(f"images.commons: {failure.detail}") from None
+                raise SettingsError(f"images.commons: {failure.detail}") from None
 
     def metadata(self, titles: list[str]) -> dict[str, ImageMeta | FetchFailure]:
         """Author, licence and size per file; batched API queries."""
