@@ -63,6 +63,7 @@ class DataSettings:
     max_length: int
     packing: bool
     seed: int
+    max_consecutive_skips: int
     shards_dir: str | None = None  # only for the interpolations of data/demo.yaml
 
 

@@ -109,6 +109,7 @@ def build_run(cfg: DictConfig, run_dir: Path) -> TrainingRun:
         {name: asdict(source) for name, source in data.sources.items()}, model.tokenizer, model.image_preprocessor,
         micro_batch_size=settings.micro_batch_size, num_workers=data.num_workers, max_length=data.max_length,
         seed=data.seed, shuffle_buffer=data.shuffle_buffer, packing=data.packing,
+        max_consecutive_skips=data.max_consecutive_skips,
     )
     callbacks_cfg = settings.callbacks
     module = CulturalPangeaModule(model, components, plan, optim_config(settings.optim), model.batch_to_model_inputs,

@@ -16,7 +16,7 @@ are excluded.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,8 @@ def normalise_turns(conversations: Sequence[dict[str, Any]]) -> list[tuple[str, 
     """LLaVA `{"from", "value"}` (or `{"role", "content"}`) turns → (role, text) with checks."""
     turns = []
     for index, turn in enumerate(conversations):
+        if not isinstance(turn, Mapping):
+            raise ConversationError(f"turn {index} is a {type(turn).__name__}, not an object")
         raw_role = turn.get("from", turn.get("role"))
         text = turn.get("value", turn.get("content"))
         if raw_role not in ROLES or not isinstance(text, str):

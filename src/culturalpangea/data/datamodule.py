@@ -36,6 +36,7 @@ class ShardDataModule(L.LightningDataModule):
         seed: int = 0,
         shuffle_buffer: int = 1000,
         packing: bool = False,
+        max_consecutive_skips: int = 1000,
     ) -> None:
         super().__init__()
         self.source_config = sources
@@ -47,6 +48,7 @@ class ShardDataModule(L.LightningDataModule):
         self.seed = seed
         self.shuffle_buffer = shuffle_buffer
         self.packing = packing
+        self.max_consecutive_skips = max_consecutive_skips
         self.sources: list[Source] = []
         self.train_dataset: WeightedShardMixture | None = None
 
@@ -63,7 +65,7 @@ class ShardDataModule(L.LightningDataModule):
                    if self.packing else partial(collate_samples, pad_token_id=self.tokenizer.pad_token_id))
         dataset = WeightedShardMixture(
             self.sources, processor, collate, self.micro_batch_size, self.num_workers,
-            seed=self.seed, shuffle_buffer=self.shuffle_buffer,
+            seed=self.seed, shuffle_buffer=self.shuffle_buffer, max_consecutive_skips=self.max_consecutive_skips,
         )
         positions = {
             worker: (pos["batches_done"], pos["consumed"])

@@ -1,10 +1,14 @@
 """One raw shard sample (`__key__`, `jpg`, `json` bytes) → token ids, labels and image crops.
 
 Runs inside DataLoader workers. Any sample that cannot be used is skipped with a counted reason
-(see `skips.py`) rather than raising, so one bad record never stops a training run. Samples longer
-than `max_length` are skipped, not truncated: a cut answer or a cut image would teach the wrong
-thing. An image without an `<image>` placeholder in the conversation gets one at the start of the
-first user turn (the LLaVA convention for such records).
+(see `skips.py`) rather than raising, so one bad record never stops a training run — nor, since
+the data order is deterministic, every resume of it: wrong types anywhere in the JSON, nesting too
+deep to parse and any other malformed content are counted (`malformed:<error type>` for what no
+specific check names). Samples longer than `max_length` are skipped, not truncated: a cut answer or
+a cut image would teach the wrong thing; a JSON member too large to fit `max_length` tokens at any
+realistic bytes per token (`max_json_bytes`) is skipped by its size, before it is parsed. An image
+without an `<image>` placeholder in the conversation gets one at the start of the first user turn
+(the LLaVA convention for such records).
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ def _with_placeholder(conversations: list[dict[str, Any]]) -> list[dict[str, Any
     return [first, *conversations[1:]]
 
 
+MAX_BYTES_PER_TOKEN = 256  # far above any real BPE token; the JSON's other fields get JSON_OVERHEAD_BYTES
+JSON_OVERHEAD_BYTES = 65_536
+MALFORMED = (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError)
+
+
 class SampleProcessor:
     """Callable used as a WebDataset map stage; returns None for a skipped sample."""
 
@@ -60,13 +69,16 @@ class SampleProcessor:
         self.max_length = max_length
         self.source = source
         self.image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+        self.max_json_bytes = MAX_BYTES_PER_TOKEN * max_length + JSON_OVERHEAD_BYTES
 
     def __call__(self, raw: dict[str, Any]) -> ProcessedSample | None:
         try:
             return self._process(raw)
         except _Skip as skip:
             record_skip(skip.reason)
-            return None
+        except MALFORMED as error:  # whatever else a malformed record trips: counted, never fatal
+            record_skip(f"malformed:{type(error).__name__}")
+        return None
 
     def _images(self, raw: dict[str, Any]) -> list[PreprocessedImage]:
         if raw.get("jpg") is None:
@@ -80,12 +92,17 @@ class SampleProcessor:
             raise _Skip("image_decode") from error
 
     def _process(self, raw: dict[str, Any]) -> ProcessedSample:
+        data = raw.get("json")
+        if isinstance(data, bytes) and len(data) > self.max_json_bytes:
+            raise _Skip("too_long_bytes")
         try:
-            record = json.loads(raw["json"].decode("utf-8")) if isinstance(raw.get("json"), bytes) else None
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            record = json.loads(data.decode("utf-8")) if isinstance(data, bytes) else None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             record = None
         if not isinstance(record, dict) or not isinstance(record.get("conversations"), list):
             raise _Skip("bad_json")
+        if not record["conversations"] or not all(isinstance(turn, dict) for turn in record["conversations"]):
+            raise _Skip("conversation")
         images = self._images(raw)
         conversations = _with_placeholder(record["conversations"]) if images else record["conversations"]
         try:

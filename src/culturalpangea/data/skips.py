@@ -19,6 +19,11 @@ def record_skip(reason: str, count: int = 1) -> None:
     _COUNTS[reason] += count
 
 
+def peek_skip_counts() -> dict[str, int]:
+    """The counts recorded since the last `take_skip_counts` in this process, left in place."""
+    return dict(_COUNTS)
+
+
 def take_skip_counts() -> dict[str, int]:
     """Return the counts recorded since the last call in this process, and reset them."""
     counts = dict(_COUNTS)

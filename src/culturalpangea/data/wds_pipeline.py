@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
 
+from culturalpangea.data.skips import peek_skip_counts
 from culturalpangea.data.sources import Source, normalised_weights
 from culturalpangea.data.tar_reader import tar_samples
 from culturalpangea.errors import UserError
@@ -32,6 +33,10 @@ from culturalpangea.errors import UserError
 
 class SourceUnreadableError(UserError, RuntimeError):
     """A source yields nothing at all (its shards vanished or all are broken): training cannot go on."""
+
+
+class NoUsableSamplesError(UserError, RuntimeError):
+    """Many samples in a row were skipped: the data or `data.max_length` cannot train; the reasons are named."""
 
 
 def _rank_and_world() -> tuple[int, int]:
@@ -57,6 +62,7 @@ class WeightedShardMixture(IterableDataset):
         num_workers: int,
         seed: int = 0,
         shuffle_buffer: int = 1000,
+        max_consecutive_skips: int = 1000,
     ) -> None:
         super().__init__()
         self.sources = sources
@@ -67,6 +73,7 @@ class WeightedShardMixture(IterableDataset):
         self.num_workers = max(1, num_workers)
         self.seed = seed
         self.shuffle_buffer = shuffle_buffer
+        self.max_consecutive_skips = max_consecutive_skips
         self.epoch = 0
         self.resume_position: dict[int, tuple[int, int]] = {}
 
@@ -130,12 +137,22 @@ class WeightedShardMixture(IterableDataset):
         consumed = skip
         for batch_index in range(batches_done, self.batches_per_worker()):
             batch: list[Any] = []
+            skipped_in_a_row = 0
             while len(batch) < self.micro_batch_size:
                 raw = next(streams[choose.choices(indices, self.weights)[0]])
                 consumed += 1
                 processed = self.process(raw)
                 if processed is not None:
                     batch.append(processed)
+                    skipped_in_a_row = 0
+                    continue
+                skipped_in_a_row += 1
+                if skipped_in_a_row >= self.max_consecutive_skips:
+                    reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(peek_skip_counts().items()))
+                    raise NoUsableSamplesError(
+                        f"{skipped_in_a_row} samples in a row could not be used (skipped: {reasons}); check the "
+                        "shards and data.max_length (data.max_consecutive_skips sets this limit)"
+                    )
             out = self.collate(batch)
             out["data_position"] = {
                 "epoch": self.epoch, "worker": global_worker, "batches_done": batch_index + 1, "consumed": consumed,
