@@ -6,6 +6,10 @@ boundaries as generation. Images stay single `<image>` placeholders here; tokeni
 into as many image tokens as the vision side produces (as HF's LlavaNext processor does), after
 tokenization, which is much cheaper than tokenizing hundreds of placeholder strings.
 
+Special tokens come only from the template: the renderer records the spans of the markers it
+placed (and of the `<image>` placeholders of user turns); data text — questions, answers, labels —
+is tokenized with special-token parsing off, so `<|im_end|>` written inside a record is text.
+
 Loss mask decision (LLaVA-NeXT's Qwen preprocessing leaves the markers of every turn in the loss,
 an open upstream bug): only assistant turns are learned. For each assistant turn the loss covers
 its content and its closing `<|im_end|>` (so the model learns to stop); the `<|im_start|>assistant\\n`
@@ -31,10 +35,62 @@ class ConversationError(ValueError):
 
 @dataclass(frozen=True)
 class RenderedConversation:
-    """ChatML text and the [start, end) character spans of it that carry the loss."""
+    """ChatML text, the [start, end) spans of it that carry the loss, and the spans that are control tokens.
+
+    `control_spans` are the only places a special token may come from: the ChatML markers the
+    renderer placed and the `<image>` placeholders of user turns. Everything else is data text and
+    is tokenized with special-token parsing off, so an `<|im_end|>` inside an answer or a label
+    stays characters and can never end or forge a turn.
+    """
 
     text: str
     loss_spans: tuple[tuple[int, int], ...]
+    control_spans: tuple[tuple[int, int], ...] = ()
+
+
+class ChatMLBuilder:
+    """Appends ChatML turns, recording which spans are control tokens and which carry the loss."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.cursor = 0
+        self.controls: list[tuple[int, int]] = []
+        self.spans: list[tuple[int, int]] = []
+
+    def _add(self, text: str) -> None:
+        self.pieces.append(text)
+        self.cursor += len(text)
+
+    def control(self, token: str) -> None:
+        start = self.cursor
+        self._add(token)
+        self.controls.append((start, self.cursor))
+
+    def data(self, text: str, placeholders: bool = False) -> None:
+        """Data text; with `placeholders`, each `<image>` in it is the image's control token."""
+        parts = text.split(IMAGE_TOKEN) if placeholders else [text]
+        for index, part in enumerate(parts):
+            if index:
+                self.control(IMAGE_TOKEN)
+            self._add(part)
+
+    def turn(self, role: str, text: str) -> None:
+        """`<|im_start|>role\n text <|im_end|>\n`; an assistant turn's text and closing marker are learned."""
+        self.control(IM_START)
+        self._add(f"{role}\n")
+        start = self.cursor
+        self.data(text, placeholders=role == "user")
+        self.control(IM_END)
+        if role == "assistant":
+            self.spans.append((start, self.cursor))
+        self._add("\n")
+
+    def generation_prompt(self) -> None:
+        self.control(IM_START)
+        self._add("assistant\n")
+
+    def build(self) -> RenderedConversation:
+        return RenderedConversation("".join(self.pieces), tuple(self.spans), tuple(self.controls))
 
 
 def normalise_turns(conversations: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -63,21 +119,13 @@ def render_chatml(
     turns = normalise_turns(conversations)
     if turns[0][0] != "system":
         turns.insert(0, ("system", system_prompt))
-    pieces: list[str] = []
-    spans: list[tuple[int, int]] = []
-    cursor = placeholders = 0
+    builder = ChatMLBuilder()
+    placeholders = 0
     for role, text in turns:
-        header = f"{IM_START}{role}\n"
-        body = text
         if role != "user" and IMAGE_TOKEN in text:
             raise ConversationError(f"an image placeholder in a {role} turn")
         placeholders += text.count(IMAGE_TOKEN)
-        if role == "assistant":
-            start = cursor + len(header)
-            spans.append((start, start + len(body) + len(IM_END)))
-        piece = f"{header}{body}{IM_END}\n"
-        pieces.append(piece)
-        cursor += len(piece)
+        builder.turn(role, text)
     if placeholders != num_images:
         raise ConversationError(f"{placeholders} image placeholders in the conversation for {num_images} images")
-    return RenderedConversation("".join(pieces), tuple(spans))
+    return builder.build()

@@ -1,18 +1,26 @@
 """Token ids and labels from rendered ChatML: a token is learned only inside a loss span.
 
-Tokenizing the whole text once (rather than turn by turn, as LLaVA does) keeps the token
-boundaries identical to generation time; the offset mapping of the fast tokenizer says which
-characters each token covers, and a token is labelled when its characters lie inside a span.
+The control spans of the rendering (ChatML markers, image placeholders) become their special token
+ids; the data text between them is tokenized with special-token parsing off (a copy of the Rust
+tokenizer with `encode_special_tokens`, or `split_special_tokens` on the transformers path), so text
+inside a record can never become a control token. A tokenizer splits at its special tokens before
+anything else, so segment by segment gives exactly the ids of tokenizing the whole text at once when
+the data holds no special strings — which is also the fast path: when the text holds no more
+special-token strings than the template placed, it is tokenized in one call. The offset mapping
+says which characters each token covers, and a token is labelled when its characters lie inside a
+loss span.
 Each `<image>` token is then repeated to the image's feature count (never labelled): the same ids
 as tokenizing the repeated placeholders, at a fraction of the cost.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from tokenizers import Tokenizer
 
 from culturalpangea.data.conversation import RenderedConversation
 
@@ -36,7 +44,7 @@ def tokenize_with_loss_mask(
 
     The i-th image token becomes `image_token_counts[i]` image tokens.
     """
-    input_ids, offsets = _encode_with_offsets(tokenizer, rendered.text)
+    input_ids, offsets = _encode_with_offsets(tokenizer, rendered)
     labels = [IGNORE_INDEX] * len(input_ids)
     spans = rendered.loss_spans
     span_index = learned = 0
@@ -55,14 +63,75 @@ def tokenize_with_loss_mask(
     return TokenizedSample(ids, targets, learned)
 
 
-def _encode_with_offsets(tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:  # noqa: ANN001
-    """Ids and character offsets; straight from the Rust tokenizer when there is one (a third faster)."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is not None:
-        encoding = backend.encode(text, add_special_tokens=False)
+_BACKENDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_ADDED_TOKENS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _added_token_strings(tokenizer) -> tuple[str, ...]:  # noqa: ANN001
+    """Every string the tokenizer would match as one added (special) token."""
+    strings = _ADDED_TOKENS.get(tokenizer)
+    if strings is None:
+        strings = tuple(getattr(tokenizer, "added_tokens_encoder", None) or {})
+        _ADDED_TOKENS[tokenizer] = strings
+    return strings
+
+
+def _encode_whole(tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:  # noqa: ANN001
+    """Ids and offsets of the whole text in one call, special tokens parsed."""
+    if getattr(tokenizer, "backend_tokenizer", None) is not None:
+        encoding = _backend(tokenizer, special_strings_as_text=False).encode(text, add_special_tokens=False)
         return encoding.ids, encoding.offsets
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     return encoded["input_ids"], encoded["offset_mapping"]
+
+
+def _backend(tokenizer, special_strings_as_text: bool) -> Tokenizer:  # noqa: ANN001 - an HF fast tokenizer
+    """Our own copies of the Rust tokenizer, one per mode (built once per tokenizer).
+
+    Own copies, because transformers flips `encode_special_tokens` on the shared backend for a
+    `split_special_tokens=True` call and leaves it flipped.
+    """
+    copies = _BACKENDS.get(tokenizer)
+    if copies is None:
+        serialised = tokenizer.backend_tokenizer.to_str()
+        copies = (Tokenizer.from_str(serialised), Tokenizer.from_str(serialised))
+        copies[0].encode_special_tokens, copies[1].encode_special_tokens = False, True
+        _BACKENDS[tokenizer] = copies
+    return copies[special_strings_as_text]
+
+
+def _encode_text(tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:  # noqa: ANN001
+    """Ids and character offsets of data text, special-token parsing off."""
+    if getattr(tokenizer, "backend_tokenizer", None) is not None:  # straight from Rust: a third faster
+        encoding = _backend(tokenizer, special_strings_as_text=True).encode(text, add_special_tokens=False)
+        return encoding.ids, encoding.offsets
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, split_special_tokens=True)
+    return encoded["input_ids"], encoded["offset_mapping"]
+
+
+def _encode_with_offsets(tokenizer, rendered: RenderedConversation  # noqa: ANN001
+                         ) -> tuple[list[int], list[tuple[int, int]]]:
+    """Control spans → their special token ids; the data text between → `_encode_text`."""
+    text = rendered.text
+    added = _added_token_strings(tokenizer)
+    if added and sum(text.count(token) for token in added) == len(rendered.control_spans):
+        return _encode_whole(tokenizer, text)  # no special string inside the data: one call is exact
+    ids: list[int] = []
+    offsets: list[tuple[int, int]] = []
+    cursor = 0
+    for start, end in (*rendered.control_spans, (len(text), len(text))):
+        if cursor < start:
+            segment_ids, segment_offsets = _encode_text(tokenizer, text[cursor:start])
+            ids.extend(segment_ids)
+            offsets.extend((cursor + a, cursor + b) for a, b in segment_offsets)
+        if end > start:
+            token_id = tokenizer.convert_tokens_to_ids(text[start:end])
+            if token_id is None or token_id == getattr(tokenizer, "unk_token_id", None):
+                raise ValueError(f"the tokenizer has no special token {text[start:end]!r}")
+            ids.append(token_id)
+            offsets.append((start, end))
+        cursor = end
+    return ids, offsets
 
 
 def _expand_image_tokens(

@@ -26,9 +26,9 @@ import torch
 from PIL import Image
 from transformers import DynamicCache
 
-from culturalpangea.data.conversation import ROLES, RenderedConversation
+from culturalpangea.data.conversation import ROLES, ChatMLBuilder, RenderedConversation
 from culturalpangea.data.tokenize import tokenize_with_loss_mask
-from culturalpangea.models.chat_format import DEFAULT_SYSTEM_PROMPT, IM_END, IM_START, IMAGE_TOKEN
+from culturalpangea.models.chat_format import DEFAULT_SYSTEM_PROMPT, IM_END, IMAGE_TOKEN
 from culturalpangea.models.loading import LoadedVLM
 from culturalpangea.models.vlm import VisionLanguageModel
 
@@ -39,7 +39,7 @@ class GenerationRequest:
     images: list[Image.Image] = field(default_factory=list)
 
 
-def render_prompt(messages: Sequence[dict[str, Any]], num_images: int) -> str:
+def render_prompt(messages: Sequence[dict[str, Any]], num_images: int) -> RenderedConversation:
     """ChatML prompt ending with the assistant header; adds missing `<image>` placeholders."""
     turns = []
     for index, message in enumerate(messages):
@@ -58,8 +58,11 @@ def render_prompt(messages: Sequence[dict[str, Any]], num_images: int) -> str:
     users[0][1] = f"{IMAGE_TOKEN}\n" * (num_images - placeholders) + users[0][1]
     if turns[0][0] != "system":
         turns.insert(0, ["system", DEFAULT_SYSTEM_PROMPT])
-    body = "".join(f"{IM_START}{role}\n{content}{IM_END}\n" for role, content in turns)
-    return f"{body}{IM_START}assistant\n"
+    builder = ChatMLBuilder()
+    for role, content in turns:
+        builder.turn(role, content)
+    builder.generation_prompt()
+    return builder.build()
 
 
 def prepare_generation_inputs(loaded: LoadedVLM, requests: Sequence[GenerationRequest]) -> dict[str, Any]:
@@ -72,8 +75,7 @@ def prepare_generation_inputs(loaded: LoadedVLM, requests: Sequence[GenerationRe
         except ValueError as error:
             raise ValueError(f"request {index}: {error}") from error
         processed = [loaded.image_preprocessor(image.convert("RGB")) for image in request.images]
-        tokens = tokenize_with_loss_mask(tokenizer, RenderedConversation(prompt, ()),
-                                         [p.num_tokens for p in processed], model.image_token_id)
+        tokens = tokenize_with_loss_mask(tokenizer, prompt, [p.num_tokens for p in processed], model.image_token_id)
         rows.append(tokens.input_ids)
         images.append(processed)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

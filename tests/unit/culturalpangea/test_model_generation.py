@@ -94,7 +94,7 @@ def test_sampling_is_seeded_and_top_p_near_zero_is_greedy(loaded):
 
 
 def test_prompt_is_the_training_rendering_plus_the_assistant_header():
-    prompt = render_prompt([{"role": "user", "content": "Where is this?"}], num_images=2)
+    prompt = render_prompt([{"role": "user", "content": "Where is this?"}], num_images=2).text
     training = render_chatml([{"from": "human", "value": "<image>\n<image>\nWhere is this?"},
                               {"from": "gpt", "value": "Kyoto"}], num_images=2).text
     assert training.startswith(prompt) and prompt.endswith("<|im_start|>assistant\n")
