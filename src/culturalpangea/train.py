@@ -161,9 +161,13 @@ register_resolvers()
 
 @hydra.main(config_path=str(config_dir()), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    """A user error (unknown setting, missing shards, bad checkpoint) ends in one `error:` line, exit 2."""
-    if isinstance(run_reporting_user_errors(lambda: run_training(cfg)), int):
+    """A user error (unknown setting, missing shards, bad checkpoint) ends in one `error:` line, exit 2;
+    a run stopped by a signal exits with 128 + the signal after its checkpoint (never 0)."""
+    run = run_reporting_user_errors(lambda: run_training(cfg))
+    if isinstance(run, int):
         sys.exit(EXIT_USER_ERROR)
+    if run.preemption.preempted:
+        sys.exit(run.preemption.exit_code)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,12 @@ Here the handler only raises a flag. At the next optimizer-step boundary every r
 all-reduce to agree (one rank seeing the signal is enough), all ranks write `checkpoints/last.ckpt`
 together, and training stops cleanly. The batch script then requeues the job, and the restart
 resumes from that checkpoint (`ckpt_path=last`) at the exact step, data position included.
+
+SIGINT (Ctrl-C) is handled the same way; a second Ctrl-C interrupts at once. A run stopped by a
+signal exits with 128 + the signal number (`exit_code`), never 0, so a scheduler or a shell loop
+does not mistake it for a finished run. `RunCheckpoint` (the periodic checkpoints) leaves the
+pre-emption checkpoint alone at the end of training: it is mid-epoch, and a save after the loop
+stopped would record a finished epoch, from which a restart trains nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import lightning as L
 from culturalpangea.training.checkpoints import checkpoint_dir
 
 log = logging.getLogger(__name__)
-DEFAULT_SIGNALS = (signal.SIGUSR1, signal.SIGTERM)
+DEFAULT_SIGNALS = (signal.SIGUSR1, signal.SIGTERM, signal.SIGINT)
 
 
 class PreemptionCheckpoint(L.Callback):
@@ -36,16 +42,31 @@ class PreemptionCheckpoint(L.Callback):
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.requested = signal.Signals(signum)
+        if self.requested == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C interrupts at once
 
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal (SIGTERM when another rank saw it) once the run stopped for one, else 0."""
+        return 128 + int(self.requested or signal.SIGTERM) if self.preempted else 0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # After Lightning registered its own SIGTERM handler (which would raise SystemExit(0) mid-epoch,
+        # without a checkpoint): ours replaces it for the training loop and gives it back afterwards.
         for signum in self.signals:
             self._previous[signum] = signal.signal(signum, self._on_signal)
         self._last_step = trainer.global_step
 
-    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def _restore(self) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self._restore()
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any,
                            batch: Any, batch_idx: int) -> None:
@@ -61,3 +82,4 @@ class PreemptionCheckpoint(L.Callback):
         trainer.should_stop = True
         log.warning("pre-emption signal (%s): checkpoint at step %d written to %s; stopping for requeue",
                     self.requested.name if self.requested else "on another rank", trainer.global_step, path)
+

@@ -23,14 +23,14 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import get_class, instantiate
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from culturalpangea.optim import accumulation_steps
 from culturalpangea.settings import CallbackSettings, SettingsError
 from culturalpangea.training.checkpoint_io import AtomicCheckpointIO
-from culturalpangea.training.checkpoints import checkpoint_dir
+from culturalpangea.training.checkpoints import RunCheckpoint, checkpoint_dir
 
 log = logging.getLogger(__name__)
 NOT_TRAINER_ARGUMENTS = ("accumulate_grad_batches",)
@@ -64,13 +64,18 @@ def build_callbacks(settings: CallbackSettings, run_dir: Path, extra: list[Callb
     callbacks: list[Callback] = list(extra)
     checkpoint = settings.checkpoint
     if checkpoint:
-        callbacks.append(ModelCheckpoint(
+        callbacks.append(RunCheckpoint(
             dirpath=checkpoint_dir(run_dir),
             filename="step{step:07d}",
             auto_insert_metric_name=False,
             every_n_train_steps=checkpoint.every_n_train_steps,
             save_last=checkpoint.save_last,
             save_top_k=checkpoint.save_top_k,
+            enable_version_counter=False,  # one `last.ckpt`, whoever wrote it last (pre-emption, final step)
+            # No save at the end of an epoch: a run stopped for pre-emption ends its epoch early, and a
+            # save there would overwrite the mid-epoch checkpoint with a "finished" one (the restart would
+            # train nothing). The last step is saved by RunCheckpoint.on_train_end instead.
+            save_on_train_epoch_end=False,
         ))
     if settings.lr_monitor and has_logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))

@@ -115,3 +115,39 @@ def test_multirun_sweep_runs_one_job_per_learning_rate(tmp_path, tiny_stack):
     run_ids = {(job / "run_id.txt").read_text() for job in jobs}
     assert len(run_ids) == 2  # the learning rate is part of the recipe, so each job has its own ID
     assert all(_step_of(job / "checkpoints" / "last.ckpt") == 2 for job in jobs)
+
+
+def test_sigterm_writes_a_checkpoint_at_the_next_step_and_exits_non_zero(tmp_path, tiny_stack):
+    """Issue 15 §6: before, SIGTERM ended the run with exit 0 and the steps since the last periodic
+    checkpoint were lost; a scheduler saw success."""
+    shards = write_training_shards(tmp_path / "shards")
+    run_dir = tmp_path / "run"
+    max_steps = 16
+    args = [*demo_overrides(tmp_path, tiny_stack.llm_dir.parent, shards, max_steps=max_steps, every=100),
+            "ckpt_path=last", f"hydra.run.dir={run_dir}", "callbacks.sample_generations=null", "export_hf=false"]
+    process = subprocess.Popen([*TRAIN, *args], cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not any(
+            r.get("train/loss") for r in (_metrics(run_dir) if (run_dir / "csv" / "metrics.csv").exists() else [])):
+        assert process.poll() is None, "training ended before the signal"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    stopped_at = _step_of(run_dir / "checkpoints" / "last.ckpt")  # no periodic checkpoint (every 100 steps)
+    assert 1 <= stopped_at < max_steps
+    assert "pre-emption signal (SIGTERM)" in (run_dir / "train.log").read_text()
+    result = _train(args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _step_of(run_dir / "checkpoints" / "last.ckpt") == max_steps
+
+
+def test_the_last_step_is_saved_when_it_is_not_a_multiple_of_the_interval(tmp_path, tiny_stack):
+    shards = write_training_shards(tmp_path / "shards")
+    run_dir = tmp_path / "run"
+    args = [*demo_overrides(tmp_path, tiny_stack.llm_dir.parent, shards, max_steps=5, every=2),
+            f"hydra.run.dir={run_dir}", "callbacks.sample_generations=null", "export_hf=false"]
+    result = _train(args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _step_of(run_dir / "checkpoints" / "last.ckpt") == 5  # was 4: the periodic checkpoint's step
