@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
@@ -68,6 +69,7 @@ from shard_contract.atomic import atomic_write_bytes, atomic_write_json, atomic_
 from shard_contract.manifest import MANIFEST_NAME
 
 STAGE = "images"
+OWN_IMAGE_NAME = re.compile(r"^Q[1-9][0-9]*-[0-9]+\.jpg$")  # PlannedImage.relative_path
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,7 @@ class CountryRun:
         self.journal.remove()
         keep = {self.out_dir / r["path"] for r in final if r["status"] == "ok"}
         for path in self.folder.glob("*.jpg") if self.folder.is_dir() else []:
-            if path not in keep:
+            if path not in keep and OWN_IMAGE_NAME.match(path.name):  # never a file this stage did not write
                 path.unlink()
         return final
 

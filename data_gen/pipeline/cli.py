@@ -1,7 +1,8 @@
 """The data_gen command line: `python -m data_gen stage=<name> out_dir=<dir> [overrides]` (Hydra).
 
 The stages are the functions of `pipeline/registry.py` plus `all` (pipeline/run_all.py). Before a
-stage runs, `out_dir` is created and proved writable. Errors a user can fix — the named types of
+stage runs, `out_dir` is claimed and locked (pipeline/out_dir.py: never a system folder, never a
+folder holding files data_gen did not write, never two runs at once). Errors a user can fix — the named types of
 `data_gen.common.errors` (unknown country, malformed endpoint URL, endpoint down, a stage run
 before its input exists…), a sample or manifest that breaks the shard contract, and operating-system
 errors such as a full disk or a missing file — end the run with one line on stderr, `error: …`
@@ -22,6 +23,7 @@ from omegaconf import DictConfig, open_dict
 from data_gen.common.errors import DataGenError
 from data_gen.common.stage_result import StageFunction
 from data_gen.pipeline import run_all
+from data_gen.pipeline.out_dir import claim, locked
 from data_gen.pipeline.registry import STAGES
 from shard_contract.manifest import ManifestError
 from shard_contract.sample import ContractError
@@ -38,17 +40,10 @@ def resolve_stage(name: str) -> StageFunction:
     return COMMANDS[name]
 
 
-def check_out_dir(out_dir: str | Path) -> Path:
-    """Create `out_dir` if needed and prove it writable (a probe file, removed at once)."""
-    path = Path(str(out_dir)).expanduser()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise DataGenError(f"out_dir {str(path)!r} is not writable: {error.strerror or error}") from None
-    return path
+def _array_task(name: str, cfg: DictConfig) -> bool:
+    """A SLURM array task of a record stage (`parts=START:END`): shares out_dir with its siblings."""
+    block = cfg.get(name) if name in ("refine", "filter") else None
+    return bool(block and block.get("parts"))
 
 
 def stage_name(cfg: DictConfig) -> str:
@@ -77,8 +72,9 @@ def run(cfg: DictConfig) -> int:
         stage = resolve_stage(name)
         with open_dict(cfg):
             cfg.stage = name  # stages and manifests see the name, not a training `stage` group
-        check_out_dir(cfg.out_dir)
-        result = stage(cfg)
+        out_dir = claim(cfg.out_dir)
+        with locked(out_dir, shared=_array_task(name, cfg)):
+            result = stage(cfg)
     except USER_ERRORS as error:
         if os.environ.get("DATAGEN_TRACEBACK"):
             raise

@@ -7,7 +7,9 @@ Design choices:
   and proves keys unique without holding them all in memory.
 - **Atomic and resumable.** Each shard is written to a hidden temp file, fsynced and renamed. After
   each shard, `_progress.json` records its input digest and file hash; a re-run after a crash skips
-  shards whose file and digest still match and rewrites the rest. Leftover temp files are removed.
+  shards whose file and digest still match and rewrites the rest. Leftover temp files are removed,
+  and so are stale shards of an earlier, longer run — only those `_progress.json` lists as written
+  here: a file the writer did not write is never deleted.
 - **Sized by samples and bytes**, whichever limit comes first, like open_clip's shard tooling;
   `sizes.json` (shard → count) sits beside the shards as open_clip's loader expects, and
   `manifest.json` adds counts per language, country, property and question type.
@@ -137,10 +139,11 @@ def _load_progress(out_dir: Path) -> dict[str, dict[str, Any]]:
         return {}  # a torn progress file only costs rewriting shards
 
 
-def _clean_leftovers(out_dir: Path, spec: ShardSpec, keep: set[str]) -> None:
+def _clean_leftovers(out_dir: Path, keep: set[str], written: set[str]) -> None:
+    """Remove temp files and stale shards this writer wrote (listed in `_progress.json`), nothing else."""
     for path in out_dir.iterdir():
-        stale_shard = path.name.startswith(f"{spec.prefix}-") and path.suffix == ".tar" and path.name not in keep
-        if path.name.endswith(".tmp") or stale_shard:
+        temp = path.name.startswith(".") and path.name.endswith(".tmp")
+        if temp or (path.name in written and path.name not in keep):
             path.unlink()
 
 
@@ -157,8 +160,8 @@ def write_shards(samples: Iterable[ShardSample], out_dir: Path, spec: ShardSpec 
     spec = spec or ShardSpec()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _clean_leftovers(out_dir, spec, keep={p.name for p in out_dir.glob(f"{spec.prefix}-*.tar")})
     progress = _load_progress(out_dir)
+    _clean_leftovers(out_dir, keep=set(progress), written=set(progress))
     report = ShardReport()
     for index, group in enumerate(_group(samples, spec)):
         name, digest = spec.name(index), _input_digest(group)
@@ -175,7 +178,12 @@ def write_shards(samples: Iterable[ShardSample], out_dir: Path, spec: ShardSpec 
             report.written += 1
         report.shards.append({"name": name, "samples": len(group), "bytes": done["bytes"], "sha256": done["sha256"]})
         _count(report, group)
-    _clean_leftovers(out_dir, spec, keep={shard["name"] for shard in report.shards})
+    _clean_leftovers(out_dir, keep={shard["name"] for shard in report.shards}, written=set(progress))
+    stale = sorted(set(progress) - {shard["name"] for shard in report.shards})
+    if stale:  # forget what was removed, so a later run cannot remove a same-named file it did not write
+        for name in stale:
+            progress.pop(name)
+        atomic_write_bytes(out_dir / PROGRESS_NAME, json.dumps(progress, sort_keys=True, indent=1).encode())
     write_manifest(out_dir, report_manifest(report))
     return report
 

@@ -187,3 +187,17 @@ def test_stored_bytes_do_not_depend_on_the_download_order(tmp_path):
     assert first == sorted(p.name for p in (tmp_path / "b/images/FR").iterdir()) and len(first) == 10
     image = Image.open(io.BytesIO((tmp_path / "a/images/FR" / first[0]).read_bytes()))
     assert image.size == (500, 375)
+
+
+def test_a_rerun_cleans_its_own_stale_images_and_never_a_users_file(tmp_path):
+    """Issue 15 §4: before, every .jpg in images/FR/ that no record named was deleted, a user's photo too."""
+    make_entities(tmp_path, 4)
+    with FaultyImageServer() as server:
+        run_against(server, tmp_path)
+        folder = tmp_path / "images" / "FR"
+        photo, stale = folder / "my holiday photo.jpg", folder / "Q999999-0.jpg"  # stale: an own name, no record
+        photo.write_bytes(b"mine")
+        stale.write_bytes(b"from an earlier selection")
+        run_against(server, tmp_path)
+    assert photo.read_bytes() == b"mine" and not stale.exists()
+    assert sum(record["status"] == "ok" for record in by_file(tmp_path).values()) == 4

@@ -43,13 +43,13 @@ def test_resume_repairs_damage_and_removes_temp_and_stale_files(tmp_path):
     folder = tmp_path / "s"
     write_shards(make_samples(30), folder, ShardSpec(max_samples=8))
     reference = _hashes(folder)
+    write_shards(make_samples(80), folder, ShardSpec(max_samples=8))  # an older, longer run: shards 0–9
     (folder / "shard-000001.tar").unlink()
     (folder / "shard-000002.tar").write_bytes(b"torn")
     (folder / ".shard-000003.tar.tmp").write_bytes(b"partial")
-    (folder / "shard-000009.tar").write_bytes(b"from an older, longer run")
     report = write_shards(make_samples(30), folder, ShardSpec(max_samples=8))
-    assert report.written == 2 and report.reused == 2
-    assert _hashes(folder) == reference
+    assert report.written == 3 and report.reused == 1  # shard 3 holds 6 samples now, 8 in the longer run
+    assert _hashes(folder) == reference  # stale shards 4–9 (written here) and the temp file removed
 
 
 def test_manifest_counts_and_sizes(tmp_path):
