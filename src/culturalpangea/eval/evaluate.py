@@ -25,7 +25,7 @@ from culturalpangea.eval.compare import compare_reports
 from culturalpangea.eval.markdown import comparison_markdown, report_markdown
 from culturalpangea.eval.report import benchmark_section, build_report, load_report, training_languages
 from culturalpangea.eval.resume import PredictionStore, discard
-from culturalpangea.eval.runner import BenchmarkRun, Generator
+from culturalpangea.eval.runner import BenchmarkRun, Generator, input_digest
 from shard_contract.atomic import atomic_write_json, atomic_write_text
 
 PROMPT_VERSION = 1  # bump when a prompt or target changes: old predictions then refuse to resume
@@ -88,6 +88,8 @@ def run_one(settings: EvalSettings, name: str, generator: Generator, seen: set[s
     options = settings.per_benchmark.get(name, {})
     default_tokens = int(options.get("max_new_tokens") or settings.max_new_tokens)
     run = BenchmarkRun(store, generator, settings.batch_size, default_tokens, cap=settings.max_new_tokens_cap)
+    if store.done:  # resuming: the stored predictions must still be this benchmark's
+        store.check_inputs((item.item_id, input_digest(item)) for item in ADAPTERS[name].items(folder, options))
     stats = run.run(name, ADAPTERS[name].items(folder, options))
     print(f"[eval] {name}: {stats.generated} generated, {stats.resumed} resumed, {stats.errors} errors "
           f"in {stats.seconds:.1f}s")

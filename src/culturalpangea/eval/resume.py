@@ -5,7 +5,10 @@ Every generated batch is appended as its records followed by a commit line `{"_c
 chunk cut by `kill -9`, a torn last line) is truncated away, so the file only ever holds whole
 chunks; the IDs in it are done and are skipped on the next run. A `*.meta.json` written atomically
 beside it records what produced the predictions (checkpoint, generation settings, prompt version):
-resuming with different settings is refused with a clear error instead of mixing two runs.
+resuming with different settings is refused with a clear error instead of mixing two runs. Each
+record also carries the digest of its item's input (prompt, target, images): an item whose input
+changed since its prediction was stored (a benchmark copy replaced by another with the same IDs)
+stops the run with the item named, instead of mixing old and new prompts in one store.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from culturalpangea.errors import UserError
 from shard_contract.atomic import atomic_write_json
 
 COMMIT_KEY = "_commit"
+BENCHMARK_CHANGED = "the benchmark changed; use another run folder, or resume=false to start this benchmark over"
 
 
 class StoreMismatchError(UserError, ValueError):
@@ -73,6 +77,7 @@ class PredictionStore:
                     os.fsync(handle.fileno())
                 self.truncated_bytes = size - end
         self.done: set[str] = {str(record["id"]) for record in self._records}
+        self.inputs: dict[str, str | None] = {str(r["id"]): r.get("input_sha256") for r in self._records}
 
     def _check_fingerprint(self, fingerprint: dict[str, Any]) -> None:
         normalized = json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
@@ -101,7 +106,32 @@ class PredictionStore:
             os.fsync(handle.fileno())
         self._records.extend(rows)
         self.done.update(str(row["id"]) for row in rows)
+        self.inputs.update((str(row["id"]), row.get("input_sha256")) for row in rows)
         return len(rows)
+
+    def check_unchanged(self, item_id: str, input_sha256: str) -> None:
+        """Refuse to reuse a stored prediction whose item's input is no longer the same."""
+        stored = self.inputs.get(item_id)
+        if stored is not None and stored != input_sha256:
+            raise StoreMismatchError(
+                f"{self.path}: item {item_id!r} has another input (prompt, target or images) than when its "
+                f"prediction was stored: {BENCHMARK_CHANGED}"
+            )
+
+    def check_inputs(self, inputs: Iterable[tuple[str, str]]) -> None:
+        """Before a resume: every stored item still exists with the same input (`(id, input_sha256)` pairs).
+
+        A benchmark whose rows were replaced under new IDs (MaXM's IDs include the question) would
+        otherwise leave the old predictions in the report beside the new ones.
+        """
+        current = set()
+        for item_id, digest in inputs:
+            current.add(item_id)
+            self.check_unchanged(item_id, digest)
+        gone = sorted(self.done - current)
+        if gone:
+            raise StoreMismatchError(f"{self.path}: {len(gone)} stored predictions are for items the benchmark no "
+                                     f"longer has (e.g. {gone[0]!r}): {BENCHMARK_CHANGED}")
 
     @property
     def records(self) -> list[dict[str, Any]]:

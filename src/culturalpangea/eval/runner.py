@@ -12,6 +12,8 @@ atomic commit to the `PredictionStore`, so a killed run repeats at most one batc
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -56,15 +58,27 @@ class RunStats:
                 "items_per_second": round(self.generated / self.seconds, 3) if self.seconds > 0 else None}
 
 
+def input_digest(item: EvalItem | ItemError) -> str:
+    """sha256 of what an item asks (prompt, target, task, language, image bytes or files): its identity on resume."""
+    if isinstance(item, ItemError):
+        content: dict[str, Any] = {"error": item.reason}
+    else:
+        images = [hashlib.sha256(source).hexdigest() if isinstance(source, bytes)
+                  else f"{source}:{source.stat().st_size if source.exists() else -1}" for source in item.images]
+        content = {"prompt": item.prompt, "target": item.target, "task": item.task, "language": item.language,
+                   "images": images}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def base_record(item: EvalItem | ItemError) -> dict[str, Any]:
     """The fields every prediction record carries."""
     if isinstance(item, ItemError):
         return {"id": item.item_id, "benchmark": item.benchmark, "language": item.language,
                 "country": item.country, "subset": None, "task": None, "target": None, "prompt": None,
-                "prediction": None, "error": item.reason}
+                "prediction": None, "error": item.reason, "input_sha256": input_digest(item)}
     return {"id": item.item_id, "benchmark": item.benchmark, "language": item.language, "country": item.country,
             "subset": item.subset, "task": item.task, "target": item.target, "prompt": item.prompt,
-            "prediction": None, "error": None}
+            "prediction": None, "error": None, "input_sha256": input_digest(item)}
 
 
 def _error(item: EvalItem, reason: str) -> dict[str, Any]:
@@ -89,6 +103,7 @@ class BenchmarkRun:
         seen: set[str] = set()
         for item in items:
             if item.item_id in self.store.done:
+                self.store.check_unchanged(item.item_id, input_digest(item))
                 stats.resumed += 1
                 continue
             if item.item_id in seen:

@@ -121,3 +121,36 @@ def test_evaluate_resumes_and_refuses_changed_settings(folders, tmp_path):
     fresh = ScriptedGenerator()
     evaluate(settings, fresh)
     assert fresh.calls == first.calls
+
+
+def test_a_changed_benchmark_is_refused_on_resume_not_mixed_in(tmp_path):
+    """Issue 15 §3: a benchmark replaced between two runs (same IDs with new questions, or new rows)
+    gave "100 generated, 200 resumed", old and new prompts in one store. Now the resume is refused."""
+    import datasets
+
+    from culturalpangea_demo.benchmark_fixtures import write_maxm
+
+    data = tmp_path / "benchmarks"
+    write_maxm(data / "maxm")
+    settings = EvalSettings(benchmarks=["maxm"], data_dir=data, out_dir=tmp_path / "run", checkpoint="scripted",
+                            batch_size=2, per_benchmark={"maxm": {"path": "maxm"}}, explicit=True)
+    first = evaluate(settings, ScriptedGenerator())
+    assert first["benchmarks"]["maxm"]["run"]["generated"] > 0
+    again = evaluate(settings, ScriptedGenerator())  # unchanged input: everything reused
+    assert again["benchmarks"]["maxm"]["run"]["generated"] == 0
+    reworded = datasets.load_from_disk(str(data / "maxm")).map(lambda row: {"question": row["question"] + "?"})
+    reworded.save_to_disk(str(data / "maxm_new"))
+    for path in (data / "maxm").iterdir():  # the copy replaced in place, as a user re-downloading would
+        path.unlink() if path.is_file() else __import__("shutil").rmtree(path)
+    for path in (data / "maxm_new").iterdir():
+        path.rename(data / "maxm" / path.name)
+    with pytest.raises(StoreMismatchError, match="stored predictions are for items the benchmark no longer has"):
+        evaluate(settings, ScriptedGenerator())
+
+
+def test_an_item_whose_input_changed_under_the_same_id_is_named(tmp_path):
+    store = PredictionStore(tmp_path / "x.jsonl", {})
+    store.commit([{"id": "a", "input_sha256": "1" * 64}, {"id": "b", "input_sha256": "2" * 64}])
+    store.check_inputs([("a", "1" * 64), ("b", "2" * 64), ("c", "3" * 64)])  # same, plus a new row: fine
+    with pytest.raises(StoreMismatchError, match=r"item 'b' has another input"):
+        store.check_inputs([("a", "1" * 64), ("b", "9" * 64)])
