@@ -28,6 +28,7 @@ from lightning.pytorch.utilities import grad_norm
 from torch import nn
 
 from culturalpangea.optim import StagePlan, apply_freeze, parameter_groups, trainable_table, warmup_cosine
+from culturalpangea.training.fingerprint import applied_on_resume, check_resume
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class CulturalPangeaModule(L.LightningModule):
         optim: OptimConfig,
         model_inputs: Callable[[dict[str, Any]], dict[str, Any]],
         max_nonfinite_steps: int = 10,
+        fingerprint: dict[str, Any] | None = None,
+        applied_settings: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.model = model
@@ -66,6 +69,8 @@ class CulturalPangeaModule(L.LightningModule):
         self.optim = optim
         self.model_inputs = model_inputs
         self.max_nonfinite_steps = max_nonfinite_steps
+        self.fingerprint = fingerprint  # training/fingerprint.py: what a resume must match
+        self.applied_settings = applied_settings or {}
         self.nonfinite_steps = 0
         self.skipped_samples: Counter[str] = Counter()
         self.data_position: dict[int, dict[str, int]] = {}
@@ -139,10 +144,17 @@ class CulturalPangeaModule(L.LightningModule):
             "data_position": {str(worker): pos for worker, pos in self._all_data_positions().items()},
             "nonfinite_steps": self.nonfinite_steps,
             "skipped_samples": dict(self.skipped_samples),
+            "fingerprint": self.fingerprint,
+            "applied_settings": self.applied_settings,
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("culturalpangea", {})
+        if self.fingerprint is not None:
+            source = str((self._trainer and self._trainer.ckpt_path) or "the checkpoint")
+            check_resume(state.get("fingerprint"), self.fingerprint, source)
+            for change in applied_on_resume(state.get("applied_settings"), self.applied_settings):
+                log.info("resuming with a changed setting (applied): %s", change)
         self.nonfinite_steps = int(state.get("nonfinite_steps", 0))
         self.skipped_samples = Counter(state.get("skipped_samples", {}))
         self.resume_data_position = {int(w): p for w, p in state.get("data_position", {}).items()}

@@ -1,7 +1,8 @@
 """Run bookkeeping: a run ID derived from the config, the resolved config saved, secrets scrubbed.
 
 - The run ID is `<task>-<8 hex>` where the hex is a hash of the resolved config without its
-  paths, logger and Hydra parts: two runs with the same recipe and data get the same ID wherever
+  paths, logger, callbacks, export and Hydra parts and without the run length (`max_steps`,
+  `max_epochs`, which a resume may extend): two runs with the same recipe and data get the same ID wherever
   they run, so W&B resumes the right run after a requeue and sweeps stay tellable apart.
 - `config.yaml` (resolved) and `run_id.txt` are written atomically into the run folder.
 - Anything whose key looks like a credential (key, token, secret, password) is replaced by
@@ -22,7 +23,8 @@ import yaml
 from shard_contract.atomic import atomic_write_text
 
 SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|passwd|credential)", re.IGNORECASE)
-NOT_PART_OF_THE_RECIPE = ("paths", "logger", "hydra", "ckpt_path")
+NOT_PART_OF_THE_RECIPE = ("paths", "logger", "hydra", "ckpt_path", "callbacks", "export_hf")
+RUN_LENGTH = ("max_steps", "max_epochs")  # may change on resume (extending a run keeps its ID and W&B run)
 
 
 def scrub_secrets(value: Any) -> Any:
@@ -38,6 +40,8 @@ def scrub_secrets(value: Any) -> Any:
 def run_id(config: Mapping[str, Any], task_name: str) -> str:
     """`<task>-<hash>` from the recipe part of a resolved config (order-independent)."""
     recipe = {key: value for key, value in config.items() if key not in NOT_PART_OF_THE_RECIPE}
+    if isinstance(recipe.get("trainer"), Mapping):
+        recipe["trainer"] = {key: value for key, value in recipe["trainer"].items() if key not in RUN_LENGTH}
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"{task_name}-{digest}"
 

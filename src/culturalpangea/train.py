@@ -46,8 +46,9 @@ from culturalpangea.optim import StagePlan
 from culturalpangea.run_folder import write_run_files
 from culturalpangea.settings import OptimSettings, StageSettings, TrainSettings, train_settings
 from culturalpangea.training.checkpoints import checkpoint_dir, resolve_ckpt_path
+from culturalpangea.training.fingerprint import APPLIED_ON_RESUME, run_fingerprint, select_settings
 from culturalpangea.training.loggers import build_loggers
-from culturalpangea.training.trainer_factory import build_callbacks, build_trainer
+from culturalpangea.training.trainer_factory import build_callbacks, build_trainer, world_size
 from shard_contract.atomic import remove_temp_files
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,10 @@ def build_run(cfg: DictConfig, run_dir: Path) -> TrainingRun:
         max_consecutive_skips=data.max_consecutive_skips,
     )
     callbacks_cfg = settings.callbacks
+    fingerprint = run_fingerprint(config, getattr(model.llm, "config", None), world_size(settings.trainer))
     module = CulturalPangeaModule(model, components, plan, optim_config(settings.optim), model.batch_to_model_inputs,
-                                  max_nonfinite_steps=callbacks_cfg.nan_guard.max_skipped_steps)
+                                  max_nonfinite_steps=callbacks_cfg.nan_guard.max_skipped_steps,
+                                  fingerprint=fingerprint, applied_settings=select_settings(config, APPLIED_ON_RESUME))
     preemption = PreemptionCheckpoint(run_dir)
     extra: list[L.Callback] = [ThroughputMonitor(flops_model(components, plan)), preemption]
     generations = callbacks_cfg.sample_generations

@@ -151,3 +151,28 @@ def test_the_last_step_is_saved_when_it_is_not_a_multiple_of_the_interval(tmp_pa
     result = _train(args)
     assert result.returncode == 0, result.stderr[-3000:]
     assert _step_of(run_dir / "checkpoints" / "last.ckpt") == 5  # was 4: the periodic checkpoint's step
+
+
+def test_resume_refuses_other_data_or_settings_and_applies_a_longer_run(tmp_path, tiny_stack):
+    """Issue 15 §3: other shards, another lr or micro batch used to resume silently (the lr ignored)."""
+    shards = write_training_shards(tmp_path / "shards")
+    run_dir = tmp_path / "run"
+    base = [*demo_overrides(tmp_path, tiny_stack.llm_dir.parent, shards, max_steps=4), "ckpt_path=last",
+            f"hydra.run.dir={run_dir}", "callbacks.sample_generations=null", "export_hf=false"]
+    assert _train(base).returncode == 0
+    run_id = (run_dir / "run_id.txt").read_text()
+    for override, named in (("optim.lr=0.05", "optim.lr (0.001 → 0.05)"),
+                            ("micro_batch_size=1", "micro_batch_size (2 → 1)")):
+        refused = _train([*base, override])
+        assert refused.returncode == 2, refused.stderr[-2000:]
+        last_line = refused.stderr.strip().splitlines()[-1]
+        assert last_line.startswith("error: cannot resume from") and named in last_line
+    other = write_training_shards(tmp_path / "other", count=48)
+    moved = [arg.replace(str(shards), str(other)) for arg in base]
+    refused = _train(moved)
+    assert refused.returncode == 2 and "data.sources.cg.manifest_sha256" in refused.stderr
+    longer = _train([*base, "trainer.max_steps=6"])
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    assert _step_of(run_dir / "checkpoints" / "last.ckpt") == 6
+    assert "trainer.max_steps: 4 → 6" in (run_dir / "train.log").read_text()
+    assert (run_dir / "run_id.txt").read_text() == run_id  # the same run, extended: same ID, same W&B run
