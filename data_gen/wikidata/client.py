@@ -47,6 +47,15 @@ from shard_contract.atomic import atomic_write_bytes
 Bindings = list[dict[str, dict[str, str]]]
 
 
+def redact_url(url: str) -> str:
+    """`url` with the password of its user-info part replaced by `***` (for messages, cache and logs)."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
+    return parsed._replace(netloc=netloc).geturl()
+
+
 class SparqlError(DataGenError):
     """Base of every error the client raises; messages name the endpoint and the problem."""
 
@@ -88,12 +97,13 @@ class SparqlSettings(RetrySettingsMixin):
     def checked_url(self) -> str:
         """The endpoint URL, or a clear error when it is missing or malformed."""
         parsed = urlparse(self.url or "")
+        shown = redact_url(self.url or "")
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise SettingsError(f"malformed endpoint URL {self.url!r}: expected http(s)://host[:port]/path")
+            raise SettingsError(f"malformed endpoint URL {shown!r}: expected http(s)://host[:port]/path")
         try:
             parsed.port  # noqa: B018 - raises on a bad port
         except ValueError as error:
-            raise SettingsError(f"malformed endpoint URL {self.url!r}: {error}") from None
+            raise SettingsError(f"malformed endpoint URL {shown!r}: {error}") from None
         return str(self.url)
 
     def checked_user_agent(self) -> str:
@@ -130,7 +140,7 @@ class EndpointBackend:
 
     def __init__(self, settings: SparqlSettings) -> None:
         self.url = settings.checked_url()
-        self.key = self.url
+        self.key = redact_url(self.url)  # names the endpoint in messages, the cache and the lock: no password
         self.agent = settings.checked_user_agent()
         self.settings = settings
 
@@ -157,15 +167,15 @@ class EndpointBackend:
             finally:
                 response.close()
         except QueryBadFormed as error:
-            raise QueryRejectedError(f"endpoint {self.url} rejected the query (HTTP 400): {_short(error)}") from None
+            raise QueryRejectedError(f"endpoint {self.key} rejected the query (HTTP 400): {_short(error)}") from None
         except EndPointNotFound:
-            raise SparqlError(f"endpoint {self.url} answered 404: check endpoint.url") from None
+            raise SparqlError(f"endpoint {self.key} answered 404: check endpoint.url") from None
         except Unauthorized:
-            raise SparqlError(f"endpoint {self.url} answered 401: access refused") from None
+            raise SparqlError(f"endpoint {self.key} answered 401: access refused") from None
         except EndPointInternalError as error:
             raise Transient(f"HTTP 500: {_short(error)}") from None
         except urllib.error.HTTPError as error:
-            raise _http_error(self.url, error) from None
+            raise _http_error(self.key, error) from None
         except http.client.IncompleteRead as error:
             raise Transient(f"answer cut off mid-body ({_short(error, 80)})", kind="malformed") from None
         except (http.client.RemoteDisconnected, ConnectionError) as error:

@@ -96,11 +96,12 @@ def flops_model(components: Mapping[str, Any], plan: StagePlan) -> FlopsModel:
 
 def build_run(cfg: DictConfig, run_dir: Path) -> TrainingRun:
     """Everything a run needs, built from the composed config (nothing is trained yet)."""
-    from culturalpangea.models.builder import build_vlm
+    from culturalpangea.models.builder import build_vlm, prepare_model_files
 
     settings = train_settings(cfg)  # refuse unknown keys and wrong types before any work
     config = OmegaConf.to_container(cfg, resolve=True)
     run_id = write_run_files(run_dir, config, settings.task_name)
+    prepare_model_files(cfg.model)  # before seeding: a first run must start from the same weights as later ones
     L.seed_everything(settings.seed, workers=True)
     model = build_vlm(cfg.model)
     plan = stage_plan(settings.stage)

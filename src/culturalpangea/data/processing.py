@@ -20,7 +20,12 @@ from typing import Any
 import torch
 
 from culturalpangea.data.conversation import ConversationError, render_chatml
-from culturalpangea.data.image_processing import ImagePreprocessor, PreprocessedImage, decode_image
+from culturalpangea.data.image_processing import (
+    ImagePreprocessor,
+    PreprocessedImage,
+    decode_image,
+    original_size,
+)
 from culturalpangea.data.skips import record_skip
 from culturalpangea.data.tokenize import tokenize_with_loss_mask
 from culturalpangea.models.chat_format import IMAGE_TOKEN
@@ -49,6 +54,8 @@ def _with_placeholder(conversations: list[dict[str, Any]]) -> list[dict[str, Any
     return [first, *conversations[1:]]
 
 
+MIN_IMAGE_SIDE = 8  # a 1x1 or 4x4 picture carries nothing to learn
+MAX_ASPECT_RATIO = 50  # 8000x2 would become a ~1.3M-pixel-wide resize: refused, not tiled
 MAX_BYTES_PER_TOKEN = 256  # far above any real BPE token; the JSON's other fields get JSON_OVERHEAD_BYTES
 JSON_OVERHEAD_BYTES = 65_536
 MALFORMED = (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError)
@@ -87,9 +94,15 @@ class SampleProcessor:
             raise _Skip("image_without_vision")
         try:
             at_least = getattr(self.image_preprocessor, "decode_at_least", None)
-            return [self.image_preprocessor(decode_image(raw["jpg"], at_least=at_least))]
+            image = decode_image(raw["jpg"], at_least=at_least)
         except ValueError as error:
             raise _Skip("image_decode") from error
+        height, width = original_size(image)
+        if min(height, width) < MIN_IMAGE_SIDE:
+            raise _Skip("image_too_small")
+        if max(height, width) > MAX_ASPECT_RATIO * min(height, width):
+            raise _Skip("image_aspect_ratio")
+        return [self.image_preprocessor(image)]
 
     def _process(self, raw: dict[str, Any]) -> ProcessedSample:
         data = raw.get("json")

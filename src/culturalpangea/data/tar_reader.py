@@ -24,6 +24,15 @@ def _unsafe(name: str) -> bool:
     return name.startswith(("/", "\\")) or ".." in name.split("/")
 
 
+def _bad_name(name: str) -> bool:
+    """A key no WebDataset tool reads back: control characters (a newline), or bytes that are not UTF-8."""
+    try:
+        name.encode("utf-8")  # tarfile decodes undecodable bytes as lone surrogates
+    except UnicodeEncodeError:
+        return True
+    return any(ord(char) < 32 or ord(char) == 127 for char in name)
+
+
 def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes | None:
     """The member's bytes, or None when the file ends before the header's size."""
     try:
@@ -49,6 +58,9 @@ def checked_members(shards: Iterable[tuple[str, int | None]]) -> Iterator[dict[s
                         continue
                     if _unsafe(member.name):
                         record_skip("tar:unsafe_member_name")
+                        continue
+                    if _bad_name(member.name):
+                        record_skip("tar:bad_member_name")
                         continue
                     data = _read_member(tar, member)
                     if data is None:

@@ -98,6 +98,19 @@ def _check_against_config(model: VisionLanguageModel, cfg: Mapping[str, Any], so
             raise ModelConfigError(f"model config says {name}={expected!r} but {source} has {found!r}")
 
 
+def prepare_model_files(model_cfg: DictConfig | Mapping[str, Any]) -> None:
+    """Build the tiny stand-ins first when the config asks for them (`build_tiny_if_missing`).
+
+    A caller that seeds its RNGs calls this before seeding: building consumes random numbers, and a
+    first run would otherwise start from other weights than every later run with the same seed.
+    """
+    cfg = _plain(model_cfg)
+    if cfg.get("build_tiny_if_missing"):
+        from tiny_models.stack import build_tiny_stack
+
+        build_tiny_stack(cfg["tiny_root"])
+
+
 def register_open_clip_config(vision_cfg: Mapping[str, Any]) -> None:
     """Register `vision.open_clip_config` (a local open_clip model config) under `vision.open_clip_name`."""
     path = vision_cfg.get("open_clip_config")
@@ -139,10 +152,7 @@ def _build_from_parts(cfg: Mapping[str, Any], dtype: torch.dtype) -> VisionLangu
 def build_vlm(model_cfg: DictConfig | Mapping[str, Any]) -> VisionLanguageModel:
     """The VLM the `model` config describes, ready for the LightningModule (see module docstring)."""
     cfg = _plain(model_cfg)
-    if cfg.get("build_tiny_if_missing"):
-        from tiny_models.stack import build_tiny_stack
-
-        build_tiny_stack(cfg["tiny_root"])
+    prepare_model_files(cfg)
     vision_cfg, llm_cfg = cfg.get("vision") or {}, cfg.get("llm") or {}
     register_open_clip_config(vision_cfg)
     dtype = parse_dtype(llm_cfg.get("dtype", "float32"))

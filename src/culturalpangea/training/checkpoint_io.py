@@ -5,8 +5,9 @@ kill in the middle leaves a truncated `last.ckpt` — exactly the file a resumed
 Here the checkpoint goes to `.<name>.tmp` beside the target and replaces it only once complete, so
 the previous checkpoint stays intact until the new one is whole. A full disk surfaces as a
 `CheckpointWriteError` that says so (ENOSPC), names the file and the free space, and removes the
-temp file. Loading keeps `weights_only=False` only for our own Lightning checkpoints (they hold
-optimizer and loop state); weights that come from elsewhere load through safetensors.
+temp file. Loading is Lightning's (`TorchCheckpointIO.load_checkpoint`, which passes its own
+`weights_only` choice to `torch.load`): only the run's own checkpoints are loaded this way; weights
+that come from elsewhere load through safetensors (models/weights.py).
 
 Scope: the DDP/single-device path. FSDP (sharded state dict) and DeepSpeed write directories with
 their own distributed checkpoint writers, which do not go through this plugin.
