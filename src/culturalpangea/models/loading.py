@@ -86,6 +86,9 @@ def load_vlm(path: str | Path, dtype: torch.dtype = torch.float32, attn_implemen
         return _load_project(path, dtype, attn_implementation)
     if is_llava_next_dir(path):
         return _load_llava_next(path, dtype, attn_implementation)
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist: point the model at a project checkpoint or an HF LlavaNext "
+                              "folder (for the paper's recipe: Pangea-7B-hf, see configs/local/README.md)")
     raise CheckpointError(f"{path}: neither a project checkpoint nor an HF LlavaNext folder (see its config.json)")
 
 

@@ -85,3 +85,14 @@ def test_the_first_run_starts_from_the_same_weights_as_later_runs(tmp_path):
         run = build_run(cfg, tmp_path / attempt)  # the first call builds the tiny stack, the second reuses it
         weights.append(torch.cat([p.detach().flatten() for p in run.module.model.connector.parameters()]))
     assert torch.equal(weights[0], weights[1])
+
+
+def test_a_missing_model_folder_says_it_does_not_exist(tmp_path):
+    from culturalpangea.models.loading import load_vlm
+    from culturalpangea.models.weights import CheckpointError
+
+    with pytest.raises(CheckpointError, match=r"pangea-7b-hf does not exist: point the model at"):
+        load_vlm(tmp_path / "pangea-7b-hf")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="neither a project checkpoint nor an HF LlavaNext folder"):
+        load_vlm(tmp_path / "empty")
