@@ -101,13 +101,13 @@ def test_killed_run_resumes_at_its_checkpoint_with_the_same_schedule(tmp_path, t
 
 
 def test_multirun_sweep_runs_one_job_per_learning_rate(tmp_path, tiny_stack):
+    """The README's sweep, with the default sweep folder (no `hydra.sweep.dir` override: issue 19 §1)."""
     shards = write_training_shards(tmp_path / "shards")
-    sweep_dir = tmp_path / "sweep"
     args = ["-m", *demo_overrides(tmp_path, tiny_stack.llm_dir.parent, shards, max_steps=2),
-            "optim.lr=1e-4,1e-5", f"hydra.sweep.dir={sweep_dir}", "callbacks.sample_generations=null",
-            "export_hf=false"]
+            "optim.lr=1e-4,1e-5", "callbacks.sample_generations=null", "export_hf=false"]
     result = _train(args)
     assert result.returncode == 0, result.stderr[-3000:]
+    [sweep_dir] = list((tmp_path / "outputs" / "demo" / "multiruns").iterdir())  # paths.log_dir/<task>/multiruns
     jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit())
     assert [p.name for p in jobs] == ["0", "1"]
     lrs = sorted(float(next(r["train/lr"] for r in _metrics(job) if r.get("train/lr")) ) for job in jobs)
