@@ -35,6 +35,7 @@ from omegaconf import DictConfig
 from PIL import Image
 
 from data_gen.common.errors import DataGenError
+from data_gen.common.jsonl import parse_jsonl
 from data_gen.common.layout import Layout
 from data_gen.common.progress import format_table
 from data_gen.common.stage_result import StageResult
@@ -90,14 +91,8 @@ def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
             raise ImportError_(f"{path} holds a {type(records).__name__}, not a list of records")
         yield from ((index, r if isinstance(r, dict) else None) for index, r in enumerate(records))
         return
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            record = None
-        yield number, record if isinstance(record, dict) else None
+    for line in parse_jsonl(io.BytesIO(raw), str(path), strict=False):  # data_gen's one JSONL reader
+        yield line.number, line.record
 
 
 class ImageSource:
