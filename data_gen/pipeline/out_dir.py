@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,7 +90,6 @@ def locked(path: Path, shared: bool = False) -> Iterator[None]:
                                   "wait for it to finish or use another out_dir") from None
             print(f"warning: cannot lock out_dir {path} ({error.strerror}); make sure no other run uses it",
                   file=sys.stderr)
-        os.utime(handle.name)
         yield
     finally:
         handle.close()  # releases the lock
