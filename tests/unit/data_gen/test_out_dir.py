@@ -12,7 +12,7 @@ import json
 import pytest
 
 from data_gen.images.stage import OWN_IMAGE_NAME
-from data_gen.pipeline.out_dir import MARKER, OutDirError, claim, locked
+from data_gen.pipeline.out_dir import LOCK, MARKER, OutDirError, claim, locked
 from data_gen.shards.writer import ShardSpec, write_shards
 from tests.helpers.datagen_cli import run_cli
 from tests.helpers.shard_samples import make_samples
@@ -58,10 +58,11 @@ def test_a_second_run_on_the_same_folder_fails_at_once(tmp_path):
 
 def test_array_tasks_share_the_lock(tmp_path):
     claim(tmp_path)
-    with locked(tmp_path, shared=True), locked(tmp_path, shared=True):
-        pass  # two `parts=` slices of one array job run side by side
-    with locked(tmp_path):
-        pass  # and once they are done the folder is free again
+    with (locked(tmp_path, shared=True), locked(tmp_path, shared=True),  # two `parts=` slices side by side
+          pytest.raises(OutDirError, match="in use"), locked(tmp_path)):
+        pytest.fail("a whole-folder run got the lock while array tasks held it")
+    with locked(tmp_path):  # once they are done the folder is free again
+        assert (tmp_path / LOCK).is_file()
 
 
 def test_the_shard_writer_removes_only_shards_it_wrote(tmp_path):
