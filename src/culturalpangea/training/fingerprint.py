@@ -90,13 +90,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(key, stored value, current value) for every key whose values differ, sorted by key."""
+    return [(key, stored.get(key), current.get(key)) for key in sorted(set(stored) | set(current))
+            if stored.get(key) != current.get(key)]
+
+
 def check_resume(stored: Mapping[str, Any] | None, current: Mapping[str, Any], checkpoint: str) -> None:
     """Refuse a resume whose fingerprint differs; name every changed key, old → new."""
     if stored is None:
         log.warning("%s has no run fingerprint (an older checkpoint): data and settings are not checked", checkpoint)
         return
-    changed = [f"{key} ({stored.get(key)!r} → {current.get(key)!r})" for key in sorted(set(stored) | set(current))
-               if stored.get(key) != current.get(key)]
+    changed = [f"{key} ({old!r} → {new!r})" for key, old, new in _differences(stored, current)]
     if changed:
         raise ResumeMismatchError(
             f"cannot resume from {checkpoint}: it was trained with other data or settings — {'; '.join(changed)}. "
@@ -108,5 +113,4 @@ def applied_on_resume(stored: Mapping[str, Any] | None, current: Mapping[str, An
     """The run-length and logging settings that differ from the checkpoint's (logged, then applied)."""
     if not stored:
         return []
-    return [f"{key}: {stored.get(key)!r} → {current.get(key)!r}" for key in sorted(set(stored) | set(current))
-            if stored.get(key) != current.get(key)]
+    return [f"{key}: {old!r} → {new!r}" for key, old, new in _differences(stored, current)]
