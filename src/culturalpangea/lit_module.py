@@ -159,3 +159,6 @@ class CulturalPangeaModule(L.LightningModule):
         self.skipped_samples = Counter(state.get("skipped_samples", {}))
         self.resume_data_position = {int(w): p for w, p in state.get("data_position", {}).items()}
         self.data_position = dict(self.resume_data_position)
+        if self.resume_data_position:
+            log.info("data position restored from the checkpoint (per data worker: epoch, batches, samples): %s",
+                     {w: (p["epoch"], p["batches_done"], p["consumed"]) for w, p in self.resume_data_position.items()})

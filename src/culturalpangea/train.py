@@ -39,6 +39,7 @@ from culturalpangea.callbacks.sample_generations import SampleGenerations
 from culturalpangea.callbacks.throughput import ThroughputMonitor
 from culturalpangea.config import config_dir, register_resolvers
 from culturalpangea.data.datamodule import ShardDataModule
+from culturalpangea.data.sources import load_sources
 from culturalpangea.errors import EXIT_USER_ERROR, run_reporting_user_errors
 from culturalpangea.flops import FlopsModel
 from culturalpangea.lit_module import CulturalPangeaModule, OptimConfig
@@ -47,6 +48,7 @@ from culturalpangea.run_folder import write_run_files
 from culturalpangea.settings import OptimSettings, StageSettings, TrainSettings, train_settings
 from culturalpangea.training.checkpoints import checkpoint_dir, resolve_ckpt_path
 from culturalpangea.training.fingerprint import APPLIED_ON_RESUME, run_fingerprint, select_settings
+from culturalpangea.training.log_noise import silence_known_noise
 from culturalpangea.training.loggers import build_loggers
 from culturalpangea.training.trainer_factory import build_callbacks, build_trainer, world_size
 from shard_contract.atomic import remove_temp_files
@@ -99,6 +101,9 @@ def build_run(cfg: DictConfig, run_dir: Path) -> TrainingRun:
     from culturalpangea.models.builder import build_vlm, prepare_model_files
 
     settings = train_settings(cfg)  # refuse unknown keys and wrong types before any work
+    data = settings.data
+    source_config = {name: asdict(source) for name, source in data.sources.items()}
+    load_sources(source_config)  # a missing or empty shard folder is named before the model is built
     config = OmegaConf.to_container(cfg, resolve=True)
     run_id = write_run_files(run_dir, config, settings.task_name)
     prepare_model_files(cfg.model)  # before seeding: a first run must start from the same weights as later ones
@@ -106,9 +111,8 @@ def build_run(cfg: DictConfig, run_dir: Path) -> TrainingRun:
     model = build_vlm(cfg.model)
     plan = stage_plan(settings.stage)
     components = model.components()
-    data = settings.data
     datamodule = ShardDataModule(
-        {name: asdict(source) for name, source in data.sources.items()}, model.tokenizer, model.image_preprocessor,
+        source_config, model.tokenizer, model.image_preprocessor,
         micro_batch_size=settings.micro_batch_size, num_workers=data.num_workers, max_length=data.max_length,
         seed=data.seed, shuffle_buffer=data.shuffle_buffer, packing=data.packing,
         max_consecutive_skips=data.max_consecutive_skips,
@@ -146,6 +150,7 @@ def export_final(run: TrainingRun) -> Path:
 def run_training(cfg: DictConfig, run_dir: Path | None = None) -> TrainingRun:
     """Build, fit (resuming per `ckpt_path`) and export; returns the run for inspection."""
     register_resolvers()
+    silence_known_noise()
     run_dir = Path(run_dir or HydraConfig.get().runtime.output_dir)
     run = build_run(cfg, run_dir)
     if rank_zero_only.rank == 0:

@@ -24,6 +24,8 @@ cuDNN, which torch 2.11 was seen failing on padded masks); `sdpa_backends` overr
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -286,10 +288,11 @@ class VisionLanguageModel(nn.Module):
         logits_to_keep: int = 0,
     ) -> VLMOutput:
         """The LLM on input embeddings: logits (all, or the last `logits_to_keep`), loss, cache."""
+        base = self.llm.base_model
         with self._attention_backends(embeds):
-            outputs = self.llm.base_model(
+            outputs = base(
                 inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
-                past_key_values=past_key_values, use_cache=use_cache,
+                use_cache=use_cache, **{cache_argument(base): past_key_values},
             )
         hidden = outputs.last_hidden_state
         head = self.llm.get_output_embeddings()
@@ -299,7 +302,8 @@ class VisionLanguageModel(nn.Module):
         if labels is not None and logits_to_keep:
             raise ValueError("a loss needs the logits of every position (logits_to_keep=0)")
         loss = None if labels is None else _next_token_loss(hidden, logits, labels, head, self.linear_cross_entropy)
-        return VLMOutput(loss=loss, logits=logits, past_key_values=outputs.past_key_values if use_cache else None)
+        cache = getattr(outputs, "cache", None) if hasattr(outputs, "cache") else outputs.past_key_values
+        return VLMOutput(loss=loss, logits=logits, past_key_values=cache if use_cache else None)
 
     @staticmethod
     def batch_to_model_inputs(batch: Mapping[str, Any]) -> dict[str, Any]:
@@ -321,6 +325,19 @@ class VisionLanguageModel(nn.Module):
             "sample_keys": batch.get("keys"),
             "return_logits": False,
         }
+
+
+@functools.cache
+def _cache_argument_of(forward: Callable[..., Any]) -> str:
+    return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
+
+
+def cache_argument(model: nn.Module) -> str:
+    """The KV-cache keyword of an HF decoder: `cache` from transformers 5.24, `past_key_values` before.
+
+    Passing the old name to a new version works but warns on every forward (a FutureWarning in
+    every training and evaluation log), so the name the installed version declares is used."""
+    return _cache_argument_of(type(model).forward)
 
 
 def _as_list(values: torch.Tensor | Sequence[Any]) -> list[Any]:

@@ -27,6 +27,7 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
+from culturalpangea.callbacks.progress import run_progress_bar
 from culturalpangea.optim import accumulation_steps
 from culturalpangea.settings import CallbackSettings, SettingsError
 from culturalpangea.training.checkpoint_io import AtomicCheckpointIO
@@ -136,6 +137,8 @@ def build_trainer(
     plugins: list[Any] = [] if sharded else [AtomicCheckpointIO()]  # sharded strategies write their own way
     if SLURMEnvironment.detect():
         plugins.append(SLURMEnvironment(auto_requeue=False))
+    if arguments.get("enable_progress_bar", True) is not False:
+        callbacks = [*callbacks, run_progress_bar()]  # sized to max_steps, not to the epoch
     log.info("world size %d, micro batch %d, accumulation %d → global batch %d",
              world, micro_batch_size, accumulate, world * micro_batch_size * accumulate)
     return L.Trainer(

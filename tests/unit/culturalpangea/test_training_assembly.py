@@ -106,3 +106,26 @@ def test_world_size_from_config_and_slurm(monkeypatch):
     assert devices_per_node({"devices": "auto", "accelerator": "cpu"}) == 4
     monkeypatch.delenv("SLURM_NTASKS_PER_NODE")
     assert devices_per_node({"devices": "auto", "accelerator": "cpu"}) == 1
+
+
+def test_the_progress_bar_is_sized_to_max_steps_not_to_the_epoch(tmp_path):
+    """Issue 19 §7: a 5-step run showed the ETA of a full epoch. A real Trainer: 64 batches per epoch,
+    3 optimizer steps of 2 accumulated batches → the bar's total is 6; without max_steps it is the epoch."""
+    import lightning as L
+    from lightning.pytorch.demos.boring_classes import BoringModel
+
+    from culturalpangea.callbacks.progress import run_progress_bar
+
+    totals = []
+
+    class Record(L.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            totals.append(next(c for c in trainer.callbacks if c is bar).total_train_batches)
+
+    for max_steps, max_epochs in ((3, 1), (-1, 1), (40, 2)):
+        bar = run_progress_bar()
+        trainer = L.Trainer(max_steps=max_steps, max_epochs=max_epochs, accumulate_grad_batches=2,
+                            callbacks=[bar, Record()], logger=False, enable_checkpointing=False,
+                            enable_model_summary=False, default_root_dir=tmp_path, accelerator="cpu")
+        trainer.fit(BoringModel())
+    assert totals == [6, 64, 64, 16]  # 40 steps × 2 = 80 batches: the whole first epoch, 16 of the second
