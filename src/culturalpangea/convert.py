@@ -1,12 +1,15 @@
 """Checkpoint conversion and parity CLI.
 
     python -m culturalpangea.convert --from-hf <llava_next_dir> --out <project_dir>
-    python -m culturalpangea.convert --to-hf <project_dir> --out <llava_next_dir>
+    python -m culturalpangea.convert --to-hf <project_dir>|<run_dir>|<run_dir>/checkpoints/last.ckpt \
+                                     --out <llava_next_dir>
     python -m culturalpangea.convert --check-parity <llava_next_dir> [--against <project_dir>]
                                      [--dtype float32|bfloat16] [--device cpu|cuda] [--tolerance X]
 
 Conversions write safetensors (sharded at `--max-shard-size`), carry the config, tokenizer and
-generation config (and HF's processor files on export), and create the output folder only when it
+generation config (and HF's processor files on export); `--to-hf` also takes a training run folder
+(its final export, else its newest checkpoint) or one of its Lightning checkpoints
+(training/run_export.py). They create the output folder only when it
 is complete; an existing output is kept unless `--overwrite`. `--check-parity` runs the project's
 model (loaded from the HF folder, or from `--against`, e.g. the result of `--from-hf`) and
 transformers' LlavaNext on the same random single-resolution, anyres, multi-image and padded
@@ -40,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m culturalpangea.convert", description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--from-hf", type=Path, metavar="DIR", help="HF LlavaNext folder to import")
-    mode.add_argument("--to-hf", type=Path, metavar="DIR", help="project checkpoint to export")
+    mode.add_argument("--to-hf", type=Path, metavar="PATH",
+                      help="project checkpoint, training run folder or run checkpoint (.ckpt) to export")
     mode.add_argument("--check-parity", type=Path, metavar="HF_DIR", help="HF LlavaNext folder to compare against")
     parser.add_argument("--out", type=Path, help="output folder (conversions)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -78,7 +82,23 @@ def _convert(args: argparse.Namespace) -> dict:
         raise UserError("--out is required for --from-hf and --to-hf")
     if args.from_hf is not None:
         return convert_from_hf(args.from_hf, args.out, args.overwrite, args.max_shard_size)
-    return convert_to_hf(args.to_hf, args.out, args.overwrite, args.max_shard_size)
+    from culturalpangea.training.run_export import (
+        project_from_lightning_checkpoint,
+        remove_staging,
+        resolve_export_source,
+        staging_dir,
+    )
+
+    source = resolve_export_source(args.to_hf)
+    if args.out.exists() and not args.overwrite:  # before a 7B model is rebuilt from a Lightning checkpoint
+        raise FileExistsError(f"{args.out} already exists (pass --overwrite to replace it)")
+    if not source.is_lightning:
+        return {"from": str(source.path), **convert_to_hf(source.path, args.out, args.overwrite, args.max_shard_size)}
+    try:
+        project = project_from_lightning_checkpoint(source.path, source.run_dir, staging_dir(args.out))
+        return {"from": str(source.path), **convert_to_hf(project, args.out, args.overwrite, args.max_shard_size)}
+    finally:
+        remove_staging(args.out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,6 +49,9 @@ def test_a_run_trains_checkpoints_generates_and_exports(tmp_path, tiny_stack):
     result = _train(args)
     assert result.returncode == 0, result.stderr[-3000:]
     assert _step_of(run_dir / "checkpoints" / "last.ckpt") == 4
+    output = result.stdout + result.stderr
+    for noise in ("litlogger", "`srun` command", "past_key_values", "in eval mode at the start", "LeafSpec"):
+        assert noise not in output, noise  # issue 19 §7: messages a user cannot act on
     assert sorted(p.name for p in (run_dir / "checkpoints").glob("step*.ckpt")) == ["step0000002.ckpt",
                                                                                     "step0000004.ckpt"]
     assert (run_dir / "run_id.txt").read_text().startswith("demo-")
@@ -60,6 +63,43 @@ def test_a_run_trains_checkpoints_generates_and_exports(tmp_path, tiny_stack):
     hf = LlavaNextForConditionalGeneration.from_pretrained(run_dir / "export" / "hf")
     assert hf.config.image_token_id == tiny_stack_image_token(tiny_stack)
     assert (run_dir / "export" / "project" / "config.json").exists()
+    _convert_what_a_user_has(run_dir, tmp_path)
+
+
+def _hf_weights(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return {name: tensor for path in sorted(folder.glob("*.safetensors")) for name, tensor in load_file(path).items()}
+
+
+def _convert_what_a_user_has(run_dir: Path, tmp_path: Path) -> None:
+    """Issue 19 §3: `convert --to-hf` on the run folder and on its `last.ckpt` (was: "not a project checkpoint").
+
+    The run ended at step 4 with `last.ckpt` at step 4, so all three ways give the weights of `export/hf`."""
+    convert = [sys.executable, "-m", "culturalpangea.convert", "--to-hf"]
+    expected = _hf_weights(run_dir / "export" / "hf")
+    for name, source in (("from_run", run_dir), ("from_ckpt", run_dir / "checkpoints" / "last.ckpt")):
+        out = tmp_path / name
+        result = subprocess.run([*convert, str(source), "--out", str(out)], cwd=REPO, env=_env(),
+                                capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"wrote {out}" in result.stdout
+        converted = _hf_weights(out)
+        assert converted.keys() == expected.keys()
+        assert all(torch.equal(converted[key], expected[key]) for key in expected), name
+        assert LlavaNextForConditionalGeneration.from_pretrained(out).config.image_token_id == \
+            LlavaNextForConditionalGeneration.from_pretrained(run_dir / "export" / "hf").config.image_token_id
+    assert not list(tmp_path.glob(".from_ckpt*"))  # the staging project checkpoint is removed
+    stray = tmp_path / "stray.ckpt"
+    stray.write_bytes(b"")
+    refused = subprocess.run([*convert, str(stray), "--out", str(tmp_path / "x")], cwd=REPO, env=_env(),
+                             capture_output=True, text=True, timeout=300, check=False)
+    assert refused.returncode == 2 and "no config.yaml beside it" in refused.stderr.strip().splitlines()[-1]
+    (tmp_path / "empty").mkdir()
+    refused = subprocess.run([*convert, str(tmp_path / "empty"), "--out", str(tmp_path / "y")], cwd=REPO,
+                             env=_env(), capture_output=True, text=True, timeout=300, check=False)
+    last = refused.stderr.strip().splitlines()[-1]
+    assert refused.returncode == 2 and "a training run folder" in last and "last.ckpt" in last
 
 
 def tiny_stack_image_token(stack) -> int:
@@ -84,10 +124,18 @@ def test_killed_run_resumes_at_its_checkpoint_with_the_same_schedule(tmp_path, t
     process.wait()
     killed_at = _step_of(run_dir / "checkpoints" / "last.ckpt")
     assert 2 <= killed_at < max_steps
+    logged_before = {int(r["step"]) for r in _metrics(run_dir) if r.get("train/loss")}
+    assert logged_before  # the killed attempt logged steps (some after its last checkpoint)
     result = _train(args)
     assert result.returncode == 0, result.stderr[-3000:]
     assert _step_of(run_dir / "checkpoints" / "last.ckpt") == max_steps
     assert not list(run_dir.rglob(".*.tmp"))  # a checkpoint half-written at the kill is cleaned up
+    # Issue 19 §2: the CSV history survives the resume, each step once (was: only the steps after it)
+    loss_steps = [int(r["step"]) for r in _metrics(run_dir) if r.get("train/loss")]
+    assert loss_steps == list(range(max_steps))
+    output = result.stdout + result.stderr
+    assert "dataloader is not resumable" not in output and "Previous log files" not in output
+    assert "data position restored from the checkpoint" in (run_dir / "train.log").read_text()
     log = (run_dir / "train.log").read_text()
     assert "resuming from" in log and "last.ckpt" in log
     # The learning rate after the resume follows the uninterrupted warm-up + cosine schedule.
@@ -175,4 +223,5 @@ def test_resume_refuses_other_data_or_settings_and_applies_a_longer_run(tmp_path
     assert longer.returncode == 0, longer.stderr[-3000:]
     assert _step_of(run_dir / "checkpoints" / "last.ckpt") == 6
     assert "trainer.max_steps: 4 → 6" in (run_dir / "train.log").read_text()
+    assert [int(r["step"]) for r in _metrics(run_dir) if r.get("train/loss")] == list(range(6))
     assert (run_dir / "run_id.txt").read_text() == run_id  # the same run, extended: same ID, same W&B run
