@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from culturalpangea.config import CONFIG_DIR, register_resolvers
 from culturalpangea.errors import run_reporting_user_errors
 from culturalpangea.eval.adapters import select
-from culturalpangea.eval.evaluate import EvalSettings, evaluate, summary_lines
+from culturalpangea.eval.evaluate import EvalSettings, check_some_data, evaluate, summary_lines
 from culturalpangea.eval.items import EvalConfigError
 from culturalpangea.eval.runner import Generator
 
@@ -59,6 +59,7 @@ def _log_wandb(cfg: DictConfig, report: dict[str, Any], out_dir: Path) -> None:
 
 def _evaluate(cfg: DictConfig, generator: Generator | None) -> tuple[EvalSettings, dict[str, Any]]:
     settings = settings_from_config(cfg)
+    check_some_data(settings)  # before the model is loaded: a wrong data_dir fails in a second
     if generator is None:
         from culturalpangea.eval.generation import ModelGenerator
 

@@ -9,7 +9,9 @@ batching loop, and score everything the store holds. Then write, atomically:
     <out_dir>/comparison.json, .md           when `compare_to` names another report
 
 A benchmark whose folder is absent is skipped with a line saying so when running `all`
-(`missing: skip`), and is an error when it was asked for by name.
+(`missing: skip`), and is an error when it was asked for by name. A run in which no selected
+benchmark has a folder (a wrong `data_dir`) is an error before the model is loaded: a run that
+evaluated nothing never exits 0.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from culturalpangea.eval.adapters import ADAPTERS
 from culturalpangea.eval.compare import compare_reports
+from culturalpangea.eval.items import EvalConfigError
 from culturalpangea.eval.markdown import comparison_markdown, report_markdown
 from culturalpangea.eval.report import benchmark_section, build_report, load_report, training_languages
 from culturalpangea.eval.resume import PredictionStore, discard
@@ -57,6 +60,22 @@ def benchmark_folder(settings: EvalSettings, name: str) -> Path:
     configured = settings.per_benchmark.get(name, {}).get("path") or name
     path = Path(str(configured))
     return path if path.is_absolute() else Path(settings.data_dir) / path
+
+
+def check_some_data(settings: EvalSettings) -> list[str]:
+    """The selected benchmarks that have a folder; an error naming where it looked when there is none
+    (or when a benchmark asked for by name has none)."""
+    present = [name for name in settings.benchmarks if benchmark_folder(settings, name).exists()]
+    if settings.explicit or settings.missing == "error":
+        for name in settings.benchmarks:
+            if name not in present:
+                raise EvalConfigError(f"benchmark {name!r}: folder {benchmark_folder(settings, name)} not found "
+                                      f"(set data_dir or benchmarks.{name}.path)")
+    if not present:
+        looked = ", ".join(str(benchmark_folder(settings, name)) for name in settings.benchmarks)
+        raise EvalConfigError(f"no benchmark data found under data_dir={settings.data_dir} (looked for {looked}); "
+                              "set data_dir=<folder holding the benchmark folders> or benchmarks.<name>.path")
+    return present
 
 
 def fingerprint(settings: EvalSettings, name: str) -> dict[str, Any]:
@@ -98,6 +117,7 @@ def run_one(settings: EvalSettings, name: str, generator: Generator, seen: set[s
 
 def evaluate(settings: EvalSettings, generator: Generator) -> dict[str, Any]:
     """Run every selected benchmark, write report.json / report.md (and the comparison); return the report."""
+    check_some_data(settings)
     out_dir = Path(settings.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifests = _manifests(settings.training_manifest)

@@ -3,13 +3,17 @@
 One summary table (benchmark, metric, macro average, seen / zero-shot averages, items, errors,
 unparseable answers), then per benchmark a table per language — zero-shot languages marked with
 "✗ (zero-shot)" — and, where the benchmark has countries, a table per country. Numbers are rounded
-to one decimal; a missing value is "–".
+to one decimal; a missing value is "–". Languages and countries are named with their codes,
+`Hebrew (iw)`, `Japan (JP)`, as in every report of the project (shard_contract.names); report.json
+keeps the codes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from shard_contract.names import country_label, language_label
 
 NAMES = {"score": "score", "accuracy": "acc", "exact_match": "EM", "relaxed_accuracy": "relaxed",
          "rouge_l": "ROUGE-L", "bleu": "BLEU-4", "cider": "CIDEr"}
@@ -49,9 +53,10 @@ def _group_table(label: str, groups: Mapping[str, Mapping[str, Any]], metrics: S
                  with_training: bool) -> str:
     headers = [label] + (["in training"] if with_training else []) + ["items", "errors", "unparseable"]
     headers += [NAMES.get(m, m) for m in metrics]
+    name = language_label if label == "language" else country_label
     rows = []
     for key, row in groups.items():
-        cells = [key] + ([_zero_shot(row.get("zero_shot"))] if with_training else [])
+        cells = [name(key)] + ([_zero_shot(row.get("zero_shot"))] if with_training else [])
         cells += [row["items"], row["errors"], row["unparseable"]] + [row.get(m) for m in metrics]
         rows.append(cells)
     return table(headers, rows, numeric_from=2 if with_training else 1)
@@ -88,9 +93,10 @@ def comparison_markdown(comparison: Mapping[str, Any]) -> str:
     parts = [f"## Comparison: `{comparison['this']}` vs `{comparison['other']}`",
              "Δ = this − other, on each benchmark's primary metric."]
     for name, block in comparison["benchmarks"].items():
-        rows = [[lang, "zero-shot" if row.get("zero_shot") else "", row["this"], row["other"], row["delta"]]
-                for lang, row in block["by_language"].items()]
-        rows.append(["**average**", "", block["macro"]["this"], block["macro"]["other"], block["macro"]["delta"]])
+        rows = [[language_label(lang), "zero-shot" if row.get("zero_shot") else "", row["this"], row["other"],
+                 row["delta"]] for lang, row in block["by_language"].items()]
+        macro = block["macro"]
+        rows.append(["**average**", "", macro["this"], macro["other"], macro["delta"]])
         parts.append(f"### {name} ({NAMES.get(block['metric'], block['metric'])})")
         parts.append(table(["language", "", "this", "other", "Δ"], rows, numeric_from=2))
     return "\n\n".join(parts) + "\n"

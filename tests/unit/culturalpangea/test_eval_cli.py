@@ -78,6 +78,19 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path):
     assert unknown.returncode == 2 and "unknown benchmark(s) ['nope']" in unknown.stderr
 
 
+def test_a_wrong_data_dir_fails_before_the_model_loads(tmp_path):
+    """The issue's command: `benchmark=all data_dir=<wrong>` used to skip all 8 benchmarks and exit 0."""
+    wrong = tmp_path / "not_the_benchmarks"
+    wrong.mkdir()
+    result = _cli([f"checkpoint={tmp_path}/no_model_here", "benchmark=all", f"data_dir={wrong}", "logger=none",
+                   f"out_dir={tmp_path}/out"], tmp_path)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: no benchmark data found under data_dir={wrong}")
+    assert str(wrong / "cvqa") in last and str(wrong / "merlin") in last
+    assert not (tmp_path / "out" / "report.json").exists()  # no empty table written
+
+
 def test_the_demo_ends_with_the_evaluation_step(tmp_path):
     from culturalpangea_demo.steps import STEPS
 
@@ -90,3 +103,14 @@ def test_the_demo_ends_with_the_evaluation_step(tmp_path):
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "EVAL_TABLE.md").write_text("## Evaluation\n\n| benchmark |\n")
     assert last.done(tmp_path) and last.report(tmp_path).startswith("## Evaluation")
+
+
+def test_help_lists_the_benchmarks_and_settings_not_trainings_groups(tmp_path):
+    from culturalpangea.eval.adapters import ADAPTERS
+
+    result = _cli(["--help"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    benchmarks = next(line for line in result.stdout.splitlines() if line.strip().startswith("cvqa"))
+    assert set(ADAPTERS) <= set(benchmarks.split())
+    assert "checkpoint=<path>" in result.stdout and "data_dir=<dir>" in result.stdout
+    assert "experiment:" not in result.stdout and "model/llm" not in result.stdout

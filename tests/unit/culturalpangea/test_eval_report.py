@@ -99,8 +99,8 @@ def test_report_markdown_marks_zero_shot_and_lists_errors():
     assert report["summary"]["cvqa"] == {"metric": "accuracy", "macro": 75.0, "seen": 50.0, "zero_shot": 100.0,
                                          "items": 6, "errors": 1, "unparseable": 1}
     text = report_markdown(report)
-    assert "| sw | ✗ (zero-shot) | 2 | 0 | 0 | 100.0 |" in text
-    assert "| ja | ✓ | 4 | 1 | 1 | 50.0 |" in text
+    assert "| Swahili (sw) | ✗ (zero-shot) | 2 | 0 | 0 | 100.0 |" in text  # names with codes (issue 19 §6)
+    assert "| Japanese (ja) | ✓ | 4 | 1 | 1 | 50.0 |" in text
     assert "| Kenya | 2 | 0 | 0 | 100.0 |" in text
     assert "Errors (1): `7` (answer key Label=9 is outside the 4 choices)" in text
     assert "| cvqa | acc | 75.0 | 50.0 | 100.0 | 6 | 1 | 1 |" in text
@@ -116,7 +116,7 @@ def test_comparison_per_language_difference(tmp_path):
     assert rows["sw"]["delta"] == 50.0 and rows["sw"]["zero_shot"] is True
     assert comparison["benchmarks"]["cvqa"]["macro"] == {"this": 75.0, "other": 37.5, "delta": 37.5, "languages": 2}
     text = comparison_markdown(comparison)
-    assert "| sw | zero-shot | 100.0 | 50.0 | 50.0 |" in text and "`culturalpangea` vs `pangea`" in text
+    assert "| Swahili (sw) | zero-shot | 100.0 | 50.0 | 50.0 |" in text and "`culturalpangea` vs `pangea`" in text
     (tmp_path / "r.json").write_text(json.dumps(this))
     assert load_report(tmp_path / "r.json")["checkpoint"] == "culturalpangea"
     (tmp_path / "x.json").write_text("{}")
