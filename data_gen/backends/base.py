@@ -11,10 +11,17 @@ answers 400 because a prompt is too long) comes back inside its result (`error`)
 keeps that record's template and counts the reason. A problem with *the backend* (server down,
 429/5xx/timeouts past the retry budget, model folder missing) raises `BackendError`: the part being
 processed is not written, the stage stops with one line, and a re-run resumes at that part.
+
+`sample_fraction` < 1 sends only a fixed share of the records to the model (chosen by a hash of
+the record ID, so the same records on every run and in every part split); the others pass
+through with the outcome `not_sampled` — refine keeps their template, filter keeps them unscored.
+The demo uses it to show both model stages on a stated subset of its data without spending most
+of its time on a random model's replies; a real run keeps the default 1.0.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +31,15 @@ from data_gen.common.retry import RetrySettingsMixin
 Message = dict[str, Any]
 BACKENDS = ("none", "http", "transformers", "vllm")
 APIS = ("chat", "completions")
+NOT_SAMPLED = "not_sampled"  # the outcome of a record left out by sample_fraction
+
+
+def is_sampled(record: dict[str, Any], fraction: float) -> bool:
+    """Whether `sample_fraction` sends this record to the model: a hash of its ID below the fraction."""
+    if fraction >= 1.0:
+        return True
+    digest = hashlib.sha256(str(record.get("id", "")).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") < fraction * 2**64
 
 
 class BackendError(DataGenError):
@@ -55,8 +71,11 @@ class BackendSettings(RetrySettingsMixin):
     gpu_memory_utilization: float = 0.9  # vllm
     parts: str | None = None  # START:END slice of the input parts (SLURM array tasks)
     finalize: bool = False  # only check that every part exists and write the manifest
+    sample_fraction: float = 1.0  # share of records sent to the model (by record-ID hash); the rest pass through
 
     def __post_init__(self) -> None:
+        if not 0.0 <= float(self.sample_fraction) <= 1.0:
+            raise ValueError(f"sample_fraction must be within [0, 1], got {self.sample_fraction}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
         if self.api not in APIS:

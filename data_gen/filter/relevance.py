@@ -12,7 +12,8 @@ a text fallback can be told apart and re-thresholded later.
 Counted outcomes per part: `kept`, `below_threshold`, `no_image` (the record names no image or the
 file is missing/unreadable — dropped: a VQA sample needs its image), `unscored` (the text answer
 was neither yes nor no), `request_failed` (the server refused that request for good). `backend:
-none` keeps every record with a null score ("disabled") — the unfiltered ablation.
+none` keeps every record with a null score ("disabled") — the unfiltered ablation; records left
+out by `sample_fraction` are kept the same way, counted as `not_sampled`.
 
 Images are sent as stored (the image stage writes JPEGs ≤ 1280 px); anything else, or anything
 larger than `max_image_side`, is re-encoded as a JPEG of at most that side first.
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data_gen.backends.base import BackendSettings, Score, VisionRequest, YesNoScorer
+from data_gen.backends.base import NOT_SAMPLED, BackendSettings, Score, VisionRequest, YesNoScorer, is_sampled
 
 Record = dict[str, Any]
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -97,14 +98,20 @@ def filter_records(
     if scorer is None or settings.backend == "none":
         reasons["disabled"] += len(records)
         return [_with_score(r, None, None) for r in records], reasons
-    requests = [_request(record, Path(image_root), settings.max_image_side) for record in records]
+    sampled = [is_sampled(record, settings.sample_fraction) for record in records]
+    requests = [_request(record, Path(image_root), settings.max_image_side) if chosen else None
+                for record, chosen in zip(records, sampled, strict=True)]
     ready = [i for i, request in enumerate(requests) if request is not None]
-    scores = scorer.score([requests[i] for i in ready])  # type: ignore[misc]
+    scores = scorer.score([requests[i] for i in ready]) if ready else []  # type: ignore[misc]
     if len(scores) != len(ready):
         raise RuntimeError(f"backend returned {len(scores)} scores for {len(ready)} requests")
     by_index = dict(zip(ready, scores, strict=True))
     kept = []
     for index, record in enumerate(records):
+        if not sampled[index]:
+            reasons[NOT_SAMPLED] += 1
+            kept.append(_with_score(record, None, NOT_SAMPLED))
+            continue
         score = by_index.get(index)
         outcome = "no_image" if score is None else _decide(score, settings.threshold)
         reasons[outcome] += 1

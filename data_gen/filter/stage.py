@@ -30,7 +30,7 @@ from data_gen.filter.relevance import FilterSettings, filter_records
 
 STAGE = "filter"
 INPUT_STAGE = "refine"
-FINGERPRINT_FIELDS = ("backend", "model", "api", "threshold", "top_logprobs", "max_image_side")
+FINGERPRINT_FIELDS = ("backend", "model", "api", "threshold", "top_logprobs", "max_image_side", "sample_fraction")
 
 
 def filter_stage(cfg: DictConfig, settings: FilterSettings) -> ModelStage:

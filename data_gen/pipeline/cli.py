@@ -18,7 +18,8 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import MissingMandatoryValue
 
 from data_gen.common.errors import DataGenError
 from data_gen.common.stage_result import StageFunction
@@ -31,7 +32,7 @@ from shard_contract.sample import ContractError
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 EXIT_USER_ERROR = 2
 COMMANDS: dict[str, StageFunction] = {**STAGES, "all": run_all.run}
-USER_ERRORS = (DataGenError, ContractError, ManifestError, OSError)
+USER_ERRORS = (DataGenError, ContractError, ManifestError, MissingMandatoryValue, OSError)
 
 
 def resolve_stage(name: str) -> StageFunction:
@@ -72,6 +73,9 @@ def run(cfg: DictConfig) -> int:
         stage = resolve_stage(name)
         with open_dict(cfg):
             cfg.stage = name  # stages and manifests see the name, not a training `stage` group
+        if OmegaConf.is_missing(cfg, "out_dir") or not str(cfg.out_dir or "").strip():
+            raise DataGenError(f"out_dir=<folder> is required: python -m data_gen stage={name} out_dir=<folder> "
+                               "(every stage reads and writes there)")
         out_dir = claim(cfg.out_dir)
         with locked(out_dir, shared=_array_task(name, cfg)):
             result = stage(cfg)

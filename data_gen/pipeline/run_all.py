@@ -16,6 +16,9 @@ settings in one folder) or use a fresh out_dir.
 The order is `all.stages` in configs/data_gen.yaml, so ablations can drop stages (template-only data:
 `all.stages=[entities,images,qa,shards,stats] shards.input=qa`). A stage that returns without its
 marker (e.g. `qa` for a subset of the countries) stops the run with that named.
+
+Each stage prints one `[data_gen] <stage>: …` line with its counts as soon as it ends (the full
+tables follow at the end), so a long run shows where it is on the console and in a SLURM log.
 """
 
 from __future__ import annotations
@@ -43,6 +46,32 @@ def stage_order(cfg: DictConfig) -> list[str]:
     return order
 
 
+def _counts(reasons: dict[str, int], shown: int = 3) -> str:
+    top = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:shown]
+    more = "" if len(reasons) <= shown else f", {len(reasons) - shown} more"
+    return ", ".join(f"{name} {count:,}" for name, count in top) + more
+
+
+def stage_line(name: str, manifest: dict[str, Any], seconds: float) -> str:
+    """One console line with what a finished stage produced, from its manifest."""
+    if "records_in" in manifest:
+        what = f"{manifest['records_in']:,} records in, {manifest['records_out']:,} out"
+        if manifest.get("reasons"):
+            what += f" ({_counts(manifest['reasons'])})"
+    elif "total_entities" in manifest:
+        what = f"{manifest['total_entities']:,} entities, {manifest.get('total_images', 0):,} images listed"
+    elif isinstance(manifest.get("totals"), dict):
+        what = f"image files: {_counts(manifest['totals'], shown=4)}"
+    elif "total_samples" in manifest:
+        what = f"tables and charts of {manifest['total_samples']:,} samples"
+    elif isinstance(manifest.get("folders"), dict):
+        what = ", ".join(f"{folder} {entry.get('samples', 0):,} samples in {entry.get('shards', 0)} shards"
+                         for folder, entry in manifest["folders"].items())
+    else:
+        what = "done"
+    return f"[data_gen] {name}: {what} ({seconds:.1f} s)"
+
+
 def run_all(cfg: DictConfig) -> list[dict[str, Any]]:
     """Run the configured stages; return one row per stage (name, status, seconds, summary)."""
     layout = Layout.of(cfg)
@@ -52,6 +81,7 @@ def run_all(cfg: DictConfig) -> list[dict[str, Any]]:
         marker = layout.done_marker(name)
         if marker.exists() and not ran_earlier:
             rows.append({"stage": name, "status": "complete, skipped", "seconds": 0.0, "summary": ""})
+            print(f"[data_gen] {name}: already complete, skipped", flush=True)
             continue
         start = time.perf_counter()
         result = STAGES[name](cfg)
@@ -61,6 +91,7 @@ def run_all(cfg: DictConfig) -> list[dict[str, Any]]:
             where = marker.relative_to(layout.out_dir)
             raise DataGenError(f"all: stage {name} finished without {where}; see its summary above")
         rows.append({"stage": name, "status": "ran", "seconds": seconds, "summary": result.summary})
+        print(stage_line(name, result.manifest or {}, seconds), flush=True)
     return rows
 
 

@@ -11,7 +11,8 @@ rejected reply of each reason kept as an example in the stats sidecar for inspec
 
 Refinement never drops a record: records out = records in, so the filter and shard stages see
 the same sample set whatever the refinement did. `backend: none` copies records through with the
-reason "disabled" — the template-only ablation.
+reason "disabled" — the template-only ablation; records left out by `sample_fraction` pass
+through the same way with the reason "not_sampled".
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from data_gen.backends.base import BackendSettings, Generation, TextGenerator
+from data_gen.backends.base import NOT_SAMPLED, BackendSettings, Generation, TextGenerator, is_sampled
 from data_gen.backends.prompts import RefineItem, refine_messages
 from data_gen.qa.conversation import with_question
 from data_gen.refine.guards import GuardSettings, Verdict, check_refinement
@@ -67,19 +68,22 @@ def refine_records(
     """Refine one part: (records in input order, counts per reason, first example per rejection)."""
     if generator is None or settings.backend == "none":
         return [_kept(r, "disabled") for r in records], Counter({"disabled": len(records)} if records else {}), {}
-    items = [RefineItem.from_record(record) for record in records]
-    generations = generator.generate([refine_messages(item) for item in items], settings.max_new_tokens)
-    if len(generations) != len(records):
-        raise RuntimeError(f"backend returned {len(generations)} replies for {len(records)} requests")
+    chosen = [i for i, record in enumerate(records) if is_sampled(record, settings.sample_fraction)]
+    items = [RefineItem.from_record(records[i]) for i in chosen]
+    prompts = [refine_messages(item) for item in items]
+    generations = generator.generate(prompts, settings.max_new_tokens) if prompts else []
+    if len(generations) != len(items):
+        raise RuntimeError(f"backend returned {len(generations)} replies for {len(items)} requests")
     guard_settings = settings.guard_settings()
-    out, reasons, examples = [], Counter(), {}
-    for record, item, generation in zip(records, items, generations, strict=True):
+    out, reasons, examples = [_kept(record, NOT_SAMPLED) for record in records], Counter(), {}
+    reasons[NOT_SAMPLED] = len(records) - len(chosen)
+    for index, item, generation in zip(chosen, items, generations, strict=True):
         verdict = check_refinement(item, generation, guard_settings)
-        out.append(apply_verdict(record, verdict))
+        out[index] = apply_verdict(records[index], verdict)
         reasons[verdict.reason] += 1
         if verdict.question is None and verdict.reason not in examples:
-            examples[verdict.reason] = _example(record, generation)
-    return out, reasons, examples
+            examples[verdict.reason] = _example(records[index], generation)
+    return out, +reasons, examples
 
 
 def _example(record: Record, generation: Generation) -> dict[str, str]:

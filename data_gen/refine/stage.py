@@ -31,7 +31,7 @@ STAGE = "refine"
 INPUT_STAGE = "qa"
 FINGERPRINT_FIELDS = (
     "backend", "model", "api", "max_new_tokens", "max_length_ratio", "min_length_ratio",
-    "length_slack_chars", "min_script_share", "script_share_tolerance",
+    "length_slack_chars", "min_script_share", "script_share_tolerance", "sample_fraction",
 )  # fmt: skip
 
 

@@ -11,6 +11,9 @@ Reads only `manifest.json` (counts per language, country, property and question 
 the shard writer) and, when given, the per-country image counts of the images stage; it never
 re-reads the shards, so it is instant on any dataset size. Writes `stats/stats.json`,
 `stats/stats.md` (Markdown tables, sorted by count) and one PNG per dimension (matplotlib, Agg).
+`stats.json` keeps the codes; the tables and charts name them as every report does: `Japanese (ja)`,
+`Japan (JP)` (shard_contract.names), `P131 located in the administrative territorial entity` (the
+property catalogue), with the unit each table counts (samples, or images).
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from data_gen.common.layout import Layout
 from data_gen.common.progress import format_table
 from data_gen.common.stage_result import StageResult
 from data_gen.shards.validate import shard_folders
+from data_gen.wikidata.properties import load_catalogue
 from shard_contract.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from shard_contract.manifest import COUNTED_FIELDS, read_manifest
+from shard_contract.names import country_label, language_label
 
 TITLES = {
     "language": "Samples per language",
@@ -48,32 +53,62 @@ def _sorted_counts(counts: Mapping[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
+def unit_of(name: str) -> str:
+    return "images" if name == "images_per_country" else "samples"
+
+
+def display_key(name: str, key: str) -> str:
+    """How a report names a counted key: language and country names with their codes, property labels."""
+    if name == "language":
+        return language_label(key)
+    if name in ("country", "images_per_country"):
+        return country_label(key)
+    if name == "property" and key.startswith("P"):
+        try:
+            return f"{key} {load_catalogue().get(key).label}"
+        except KeyError:
+            return key
+    return key
+
+
 def markdown_table(name: str, counts: Mapping[str, int], limit: int | None = None) -> str:
     """A two-column Markdown table with shares, largest first; `limit` keeps the top rows."""
     total = sum(counts.values()) or 1
     rows = _sorted_counts(counts)
     shown = rows[:limit] if limit else rows
-    lines = [f"| {name} | samples | share |", "| --- | ---: | ---: |"]
-    lines += [f"| {key} | {value:,} | {100 * value / total:.1f}% |" for key, value in shown]
+    lines = [f"| {name} | {unit_of(name)} | share |", "| --- | ---: | ---: |"]
+    lines += [f"| {display_key(name, key)} | {value:,} | {100 * value / total:.1f}% |" for key, value in shown]
     if len(shown) < len(rows):
         rest = sum(value for _, value in rows[len(shown):])
         lines.append(f"| … {len(rows) - len(shown)} more | {rest:,} | {100 * rest / total:.1f}% |")
     return "\n".join(lines)
 
 
-def bar_chart(title: str, counts: Mapping[str, int], path: Path, limit: int = 40) -> Path:
-    """Horizontal bar chart of the `limit` largest counts, saved as PNG (atomically)."""
+def bar_chart(name: str, counts: Mapping[str, int], path: Path, limit: int = 40) -> Path:
+    """Horizontal bar chart of the `limit` largest counts of dimension `name`, saved as PNG (atomically)."""
     rows = _sorted_counts(counts)[:limit][::-1]
-    figure, axis = plt.subplots(figsize=(7, max(2.0, 0.28 * len(rows) + 1)))
-    axis.barh([key for key, _ in rows], [value for _, value in rows], color="#3b7dd8")
-    axis.set_title(title)
-    axis.set_xlabel("samples")
+    labels = [display_key(name, key) for key, _ in rows]
+    width = 7 + 0.06 * max((len(label) for label in labels), default=0)  # room for property labels
+    figure, axis = plt.subplots(figsize=(min(width, 14), max(2.0, 0.28 * len(rows) + 1)))
+    axis.barh(labels, [value for _, value in rows], color="#3b7dd8")
+    axis.set_title(TITLES[name])
+    axis.set_xlabel(unit_of(name))
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
     atomic_write_bytes(path, buffer.getvalue())
     return path
+
+
+def _sections(counts: Mapping[str, Mapping[str, int]], out: Path) -> list[str]:
+    """A titled table and a chart per non-empty dimension."""
+    sections = []
+    for name, table_counts in counts.items():
+        if table_counts:
+            sections += [f"## {TITLES[name]}", markdown_table(name, table_counts, limit=30), f"![{name}]({name}.png)"]
+            bar_chart(name, table_counts, out / f"{name}.png")
+    return sections
 
 
 def compute_stats(shard_dir: Path, images_per_country: Mapping[str, int] | None = None) -> dict[str, Any]:
@@ -99,12 +134,8 @@ def write_stats(shard_dir: Path, images_per_country: Mapping[str, int] | None = 
     sections = [
         "# Dataset statistics",
         f"{stats['total_samples']:,} samples, {stats['images']:,} with an image, in {stats['shards']} shards.",
+        *_sections(stats["counts"], out),
     ]
-    for name, counts in stats["counts"].items():
-        if not counts:
-            continue
-        sections += [f"## {TITLES[name]}", markdown_table(name, counts, limit=30), f"![{name}]({name}.png)"]
-        bar_chart(TITLES[name], counts, out / f"{name}.png")
     atomic_write_text(out / "stats.md", "\n\n".join(sections) + "\n")
     atomic_write_json(out / "stats.json", stats)
     return out
@@ -137,13 +168,8 @@ def combined_stats(folders: list[Path], images: dict[str, int], out: Path) -> di
     }
     if images:
         stats["counts"]["images_per_country"] = images
-    sections = ["# Dataset statistics", f"{total:,} samples in {shards} shards ({', '.join(stats['folders'])})."]
-    for name, table_counts in stats["counts"].items():
-        if table_counts:
-            unit = "images" if name == "images_per_country" else "samples"
-            table = markdown_table(name, table_counts, limit=30).replace("| samples |", f"| {unit} |", 1)
-            sections += [f"## {TITLES[name]}", table, f"![{name}]({name}.png)"]
-            bar_chart(TITLES[name], table_counts, out / f"{name}.png")
+    sections = ["# Dataset statistics", f"{total:,} samples in {shards} shards ({', '.join(stats['folders'])}).",
+                *_sections(stats["counts"], out)]
     atomic_write_text(out / "stats.md", "\n\n".join(sections) + "\n")
     atomic_write_json(out / "stats.json", stats)
     return stats

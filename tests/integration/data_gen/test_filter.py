@@ -83,6 +83,24 @@ def test_tiny_vlm_default_scores_everything_and_threshold_splits_exactly(tmp_pat
     assert kept == {i for i, p in scored.items() if p["filter_score"] >= threshold} and len(kept) == 7
 
 
+def test_sample_fraction_scores_a_fixed_subset_and_keeps_the_rest_unscored(tmp_path):
+    from data_gen.backends.base import is_sampled
+
+    prepared(tmp_path, {"FR": [12, 8]})
+    sampled = {n for n in range(20) if is_sampled(make_record(n, "FR"), 0.4)}
+    assert 0 < len(sampled) < 20
+    with OpenAITestServer(responder=scripted) as server:
+        assert run_stage("filter", tmp_path, *http(server, "filter.threshold=0.5", "filter.sample_fraction=0.4")) == 0
+        requests = len(server.seen)
+    kept = {int(r["qid"][1:]) - 1000: r["provenance"] for r in iter_records(tmp_path / "filter")}
+    assert requests == len(sampled)
+    assert set(kept) == (set(range(20)) - sampled) | {n for n in sampled if p_yes(n) >= 0.5}
+    assert all((kept[n]["filter_score"], kept[n]["filter_source"]) == (None, "not_sampled")
+               for n in set(range(20)) - sampled)  # fmt: skip
+    manifest = json.loads((tmp_path / "filter" / "manifest.json").read_text())
+    assert manifest["reasons"]["not_sampled"] == 20 - len(sampled)
+
+
 def test_backend_none_keeps_everything_unscored(tmp_path):
     prepared(tmp_path, {"FR": [4]})
     assert run_stage("filter", tmp_path, "filter.backend=none") == 0

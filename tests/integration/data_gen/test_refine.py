@@ -103,6 +103,31 @@ def test_refine_with_transformers_on_the_tiny_model_keeps_templates_and_says_why
     assert "example of" in capsys.readouterr().err
 
 
+def test_sample_fraction_sends_a_fixed_subset_and_passes_the_rest_through(tmp_path):
+    """The demo's setting: only the records whose ID hash falls below the fraction reach the server."""
+    from data_gen.backends.base import is_sampled
+
+    write_qa_stage(tmp_path, PARTS)
+    countries = [country for country, sizes in PARTS.items() for _ in range(sum(sizes))]  # numbered across parts
+    chosen = {make_record(i, c)["id"] for i, c in enumerate(countries) if is_sampled(make_record(i, c), 0.3)}
+    assert 0 < len(chosen) < 30
+    with OpenAITestServer(responder=scripted) as server:
+        assert run_stage("refine", tmp_path, *http(server, "refine.sample_fraction=0.3")) == 0
+        asked = {record_of(seen.body)["question"] for seen in server.seen}
+    records = list(iter_records(tmp_path / "refine"))
+    assert len(records) == 30  # refinement never drops a record
+    assert len(asked) == len(chosen)
+    for record in records:
+        source = source_of(record)
+        if record["id"] in chosen:
+            assert source["question"] in asked and record["provenance"]["refine_reason"] != "not_sampled"
+        else:
+            assert record["provenance"]["refine_reason"] == "not_sampled" and record["question"] == source["question"]
+    manifest = json.loads((tmp_path / "refine" / "manifest.json").read_text())
+    assert manifest["reasons"]["not_sampled"] == 30 - len(chosen)
+    assert manifest["settings"]["sample_fraction"] == 0.3
+
+
 def test_backend_none_copies_records_through(tmp_path):
     write_qa_stage(tmp_path, {"FR": [5]})
     assert run_stage("refine", tmp_path, "refine.backend=none") == 0

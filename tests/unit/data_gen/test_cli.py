@@ -67,6 +67,25 @@ def test_unwritable_out_dir(tmp_path):
     assert blocker.read_text() == "not a folder"
 
 
+def test_no_out_dir_is_one_line_not_a_traceback(tmp_path):
+    """Issue 19 §5: `python -m data_gen stage=qa` without out_dir ended in Hydra's MissingMandatoryValue traceback."""
+    result = run_cli("stage=qa")
+    _assert_clean_failure(result, tmp_path, "out_dir=<folder> is required", "stage=qa")
+
+
+def test_help_lists_the_stages_and_main_settings_not_trainings_groups():
+    """Issue 19 §7: `--help` listed training's config groups (configs/ is shared) and not the stages."""
+    from data_gen.pipeline.cli import COMMANDS
+
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    listed = {line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ") and line.split()}
+    assert set(COMMANDS) <= listed  # every stage the CLI knows
+    for setting in ("out_dir=<dir>", "source=sample|endpoint", "refine.sample_fraction", "countries="):
+        assert setting in result.stdout
+    assert "model/llm" not in result.stdout and "experiment:" not in result.stdout
+
+
 def test_unknown_stage(tmp_path):
     result = run_cli("stage=nonsense", f"out_dir={tmp_path / 'out'}")
     _assert_clean_failure(result, tmp_path / "out", "unknown stage 'nonsense'", "entities", "images")

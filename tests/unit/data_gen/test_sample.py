@@ -170,3 +170,19 @@ def test_command_line_build_and_check(tmp_path, capsys):
     (sources / "a.ttl").write_text("<http://x/a> <http://x/p> .\n")
     assert sample_store.main(["build", "--sources", str(sources), "--out", str(out)]) == 2
     assert "a.ttl: line 1" in capsys.readouterr().err
+
+
+def test_sample_stats_key_countries_and_languages_as_the_shards_do():
+    """Issue 19 §6: the demo report named countries by label here and by code in the shard tables,
+    and Hebrew `he` here and `iw` there."""
+    from data_gen.wikidata.regions import load_regions
+    from data_gen.wikidata.sample_stats import sample_stats
+
+    stats = sample_stats()
+    codes = {country.code for country in load_regions().countries}
+    assert set(stats["items_per_country"]) <= codes | set(stats["outside_registry"])
+    assert all(key.startswith("Q") for key in stats["outside_registry"])
+    assert "JP" in stats["items_per_country"] and "Japan" not in stats["items_per_country"]
+    assert stats["dataset_languages"]["he"] == "iw"
+    assert stats["dataset_languages"]["zh-hans"] == stats["dataset_languages"]["zh-hant"] == "zh"
+    assert set(stats["dataset_languages"]) == set(stats["label_languages"])
