@@ -1,8 +1,15 @@
 """The steps `make demo` chains, each the real CLI of one stage, and how each reports.
 
 Steps are listed in pipeline order: the embedded sample's statistics, data_gen `stage=all`, the
-tiny models, training, evaluation. Each is a command line a user could type; the report functions
-read only what the commands wrote.
+tiny models, training, evaluation. Each is a command line a user could type; the report and
+summary functions read only what the commands wrote. Languages and countries are named the one
+way every report names them (`Hebrew (iw)`, `Japan (JP)`: shard_contract.names).
+
+The data step runs refinement and filtering with the tiny random models on a stated share of the
+records (`MODEL_STAGE_SHARE`, chosen by record-ID hash): both model stages run for real, batched,
+on every kind of record, but the demo does not spend most of its time on a random model's
+replies, which the guards reject anyway. The rest pass through as templates / unscored
+(`not_sampled`), counted in the report.
 """
 
 from __future__ import annotations
@@ -14,7 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from shard_contract.names import country_label, language_label
+
 PY = sys.executable
+MODEL_STAGE_SHARE = 0.05  # refine.sample_fraction and filter.sample_fraction of the demo's data step
 
 
 @dataclass
@@ -23,7 +33,9 @@ class Step:
     command: Callable[[Path], list[str]]
     done: Callable[[Path], bool]
     report: Callable[[Path], str]
+    summary: Callable[[Path], str] = lambda out: "done"  # one console line when the step ends
     small_args: tuple[str, ...] = ()  # appended for `size=small` (the test suite's run of the demo)
+    terminal_args: tuple[str, ...] = ()  # appended when the console is a terminal (progress bars)
 
 
 def _tiny_report(out: Path) -> str:
@@ -42,18 +54,34 @@ def _tiny_report(out: Path) -> str:
     ])
 
 
+def _country(key: str, outside: dict[str, str]) -> str:
+    return f"{outside[key]} ({key}, not in the country registry)" if key in outside else country_label(key)
+
+
 def _sample_report(out: Path) -> str:
     stats = json.loads((out / "sample_stats.json").read_text(encoding="utf-8"))
-    rows = [f"| {country} | {count} |" for country, count in stats["items_per_country"].items()]
+    outside = stats.get("outside_registry", {})
+    per_country = sorted(stats["items_per_country"].items(), key=lambda item: (-item[1], item[0]))
+    mapped: dict[str, list[str]] = {}
+    for tag, code in stats.get("dataset_languages", {}).items():
+        mapped.setdefault(code or tag, []).append(tag)
+    languages = [language_label(code) + ("" if tags == [code] else f" from Wikidata {', '.join(tags)}")
+                 for code, tags in sorted(mapped.items())]
     return "\n".join([
         "## Embedded Wikidata sample",
-        f"{stats['items_with_image']} items with an image, {stats['properties']} distinct properties, "
-        f"labels in {len(stats['label_languages'])} languages ({', '.join(stats['label_languages'])}).",
+        f"{stats['items_with_image']} items with an image in {len(per_country)} countries (linked by P17, P495, "
+        f"P27 or P2596), {stats['properties']} distinct properties, labels in {len(languages)} of the dataset's "
+        f"languages: {', '.join(languages)}.",
         "",
         "| country | items |",
         "| --- | ---: |",
-        *rows,
+        *[f"| {_country(key, outside)} | {count} |" for key, count in per_country],
     ])
+
+
+def _sample_summary(out: Path) -> str:
+    stats = json.loads((out / "sample_stats.json").read_text(encoding="utf-8"))
+    return f"{stats['items_with_image']} items with an image in {len(stats['items_per_country'])} countries"
 
 
 TINY_MODELS = Step(
@@ -61,6 +89,7 @@ TINY_MODELS = Step(
     command=lambda out: [PY, "-m", "tiny_models", str(out / "tiny_models")],
     done=lambda out: (out / "tiny_models" / "llm" / "config.json").exists(),
     report=_tiny_report,
+    summary=lambda out: f"LLM, tokenizer and vision tower written to {out / 'tiny_models'}",
 )
 
 SAMPLE_STATS = Step(
@@ -68,11 +97,26 @@ SAMPLE_STATS = Step(
     command=lambda out: [PY, "-m", "data_gen.wikidata.sample_stats", str(out / "sample_stats.json")],
     done=lambda out: (out / "sample_stats.json").exists(),
     report=_sample_report,
+    summary=_sample_summary,
 )
+
+
+def _model_stage_line(name: str, manifest: dict) -> str:
+    reasons = manifest.get("reasons", {})
+    skipped = reasons.get("not_sampled", 0)
+    sent = manifest["records_in"] - skipped
+    what = "rewritten by the tiny LLM" if name == "refine" else "scored by the tiny VLM"
+    rest = "kept their template question" if name == "refine" else "kept unscored"
+    share = 100 * sent / max(1, manifest["records_in"])
+    return (f"- **{name}**: {sent:,} of {manifest['records_in']:,} records ({share:.0f} %, "
+            f"chosen by record-ID hash, `{name}.sample_fraction={MODEL_STAGE_SHARE}`) {what}; the other "
+            f"{skipped:,} {rest} (`not_sampled`).")
 
 
 def _data_report(out: Path) -> str:
     """Dataset statistics of `stage=all` (data_gen/shards/stats.py), charts linked from the report."""
+    from data_gen.shards.stats import TITLES, display_key, unit_of
+
     data = out / "data"
     stats = json.loads((data / "shards" / "stats" / "stats.json").read_text(encoding="utf-8"))
     stages = {name: json.loads((data / name / "manifest.json").read_text(encoding="utf-8"))
@@ -86,32 +130,45 @@ def _data_report(out: Path) -> str:
         f"`{data / 'shards' / 'mcq'}` (the training sources of `configs/data/demo.yaml`). Images are "
         "deterministic placeholders for the sample's Commons files.",
         "",
+        "The two model stages run on a stated share of the records, so that the demo's time goes to the whole "
+        "path rather than to a random model's replies (a real run sends every record):",
+        _model_stage_line("refine", stages["refine"]),
+        _model_stage_line("filter", stages["filter"]),
+        "",
         "| stage | records in | records out | outcomes |",
         "| --- | ---: | ---: | --- |",
     ]
     for name, manifest in stages.items():
         reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(manifest.get("reasons", {}).items()))
         lines.append(f"| {name} | {manifest['records_in']:,} | {manifest['records_out']:,} | {reasons} |")
-    for name, title in (("language", "Samples per language"), ("country", "Samples per country"),
-                        ("question_type", "Samples per question type"), ("property", "Samples per property"),
-                        ("images_per_country", "Images per country")):  # fmt: skip
+    for name in ("language", "country", "question_type", "property", "images_per_country"):
         table = counts.get(name) or {}
         rows = sorted(table.items(), key=lambda item: (-item[1], item[0]))
         shown = rows[:15]
-        lines += ["", f"### {title}", "", f"| {name} | count |", "| --- | ---: |"]
-        lines += [f"| {key} | {value:,} |" for key, value in shown]
+        lines += ["", f"### {TITLES[name]}", "", f"| {name.replace('_', ' ')} | {unit_of(name)} |", "| --- | ---: |"]
+        lines += [f"| {display_key(name, key)} | {value:,} |" for key, value in shown]
         if len(rows) > len(shown):
             lines.append(f"| … {len(rows) - len(shown)} more | {sum(v for _, v in rows[len(shown):]):,} |")
-        lines += ["", f"![{title}](data/shards/stats/{name}.png)"]
+        lines += ["", f"![{TITLES[name]}](data/shards/stats/{name}.png)"]
     return "\n".join(lines)
+
+
+def _data_summary(out: Path) -> str:
+    stats = json.loads((out / "data" / "shards" / "stats" / "stats.json").read_text(encoding="utf-8"))
+    counts = stats["counts"]
+    return (f"{stats['total_samples']:,} samples in {len(counts['language'])} languages and "
+            f"{len(counts['country'])} countries")
 
 
 DATA = Step(
     name="data",
-    command=lambda out: [PY, "-m", "data_gen", "stage=all", f"out_dir={out / 'data'}", "shards.max_samples=500"],
+    command=lambda out: [PY, "-m", "data_gen", "stage=all", f"out_dir={out / 'data'}", "shards.max_samples=500",
+                         f"refine.sample_fraction={MODEL_STAGE_SHARE}", f"filter.sample_fraction={MODEL_STAGE_SHARE}"],
     small_args=("countries=[JP,IN]",),
+    terminal_args=("progress=true",),
     done=lambda out: (out / "data" / "shards" / "stats" / "stats.json").exists(),
     report=_data_report,
+    summary=_data_summary,
 )
 
 
@@ -121,20 +178,53 @@ def _train_command(out: Path) -> list[str]:
             "trainer.enable_progress_bar=false"]
 
 
-def _train_report(out: Path) -> str:
-    """Loss curve summary, throughput and the last sample generations of the demo run."""
-    run = out / "train"
+def _losses(run: Path) -> tuple[list[tuple[int, float]], list[float]]:
     with open(run / "csv" / "metrics.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     losses = [(int(r["step"]), float(r["train/loss"])) for r in rows if r.get("train/loss")]
     speed = [float(r["perf/samples_per_s"]) for r in rows if r.get("perf/samples_per_s")]
+    return losses, speed
+
+
+def loss_plot(losses: list[tuple[int, float]], path: Path) -> Path:
+    """The training loss per optimizer step as a PNG (matplotlib, Agg), written atomically."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from shard_contract.atomic import atomic_write_bytes
+
+    figure, axis = plt.subplots(figsize=(6, 3.2))
+    axis.plot([step for step, _ in losses], [loss for _, loss in losses], marker="o", markersize=3, color="#3b7dd8")
+    axis.set_title("Training loss (experiment=demo)")
+    axis.set_xlabel("optimizer step")
+    axis.set_ylabel("train/loss")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def _train_report(out: Path) -> str:
+    """Loss curve (plot and table), throughput and the last sample generations of the demo run."""
+    run = out / "train"
+    losses, speed = _losses(run)
+    loss_plot(losses, out / "train_loss.png")
     every = max(1, len(losses) // 10)
     lines = [
         "## Training (`python -m culturalpangea.train experiment=demo`)",
         f"Tiny VLM on the shards above, CPU, {len(losses)} optimizer steps of global batch 8 (vision frozen, "
         f"connector + LLM trained, warm-up + cosine); loss {losses[0][1]:.3f} → {losses[-1][1]:.3f}; "
         f"{speed[-1] if speed else float('nan'):.1f} samples/s at the end. Run folder `{run}` (resolved config, "
-        "run ID, checkpoints, W&B offline run, HF LlavaNext export in `export/hf`).",
+        "run ID, checkpoints, CSV metrics, W&B offline run, HF LlavaNext export in `export/hf`).",
+        "",
+        "![Training loss](train_loss.png)",
         "",
         "| step | train loss |",
         "| ---: | ---: |",
@@ -143,10 +233,22 @@ def _train_report(out: Path) -> str:
     generations = run / "generations.jsonl"
     if generations.exists():
         last = [json.loads(line) for line in generations.read_text(encoding="utf-8").splitlines()][-2:]
-        lines += ["", "Sample generations at the last logged step (a tiny model after a few steps):", "",
-                  "| question | reference | generation |", "| --- | --- | --- |"]
-        lines += [f"| {_cell(g['question'])} | {_cell(g['reference'])} | {_cell(g['generation'])} |" for g in last]
+        empty = sum(1 for g in last if not str(g["generation"]).strip())
+        lines += ["", "Sample generations at the last logged step (a tiny random-weight model after a few steps):",
+                  "", "| question | reference | generation |", "| --- | --- | --- |"]
+        lines += [f"| {_cell(g['question'])} | {_cell(g['reference'])} | {_cell(g['generation']) or '*(empty)*'} |"
+                  for g in last]
+        if empty:
+            lines += ["", f"{empty} of {len(last)} generations are empty: the tiny model's first new token was the "
+                      "end-of-turn marker, which it has learned ends every answer, so nothing is left once special "
+                      "tokens are removed. A real model (or a longer run) answers; the table shows that the path from "
+                      "the checkpoint to a decoded answer runs."]
     return "\n".join(lines)
+
+
+def _train_summary(out: Path) -> str:
+    losses, _ = _losses(out / "train")
+    return f"{len(losses)} optimizer steps, loss {losses[0][1]:.3f} → {losses[-1][1]:.3f}, exported to export/hf"
 
 
 def _cell(text: str, limit: int = 80) -> str:
@@ -161,6 +263,7 @@ TRAIN = Step(
                 "callbacks.sample_generations.every_n_steps=3"),
     done=lambda out: (out / "train" / "export" / "hf" / "config.json").exists(),
     report=_train_report,
+    summary=_train_summary,
 )
 
 
@@ -179,6 +282,7 @@ EVAL = Step(
     command=_eval_command,
     done=lambda out: (out / "eval" / "EVAL_TABLE.md").exists(),
     report=lambda out: (out / "eval" / "EVAL_TABLE.md").read_text(encoding="utf-8").strip(),
+    summary=lambda out: f"table in {out / 'eval' / 'EVAL_TABLE.md'}",
 )
 
 
