@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,35 @@ def write_marvl(out: Path, bad: bool = False) -> None:
         row = {"id": "sw-bad-label", "hypothesis": "Kuna watu wawili.", "language": "sw", "label": "maybe",
                "horizontally_stacked_img": _image(9)}
         _write_parquet([row], out / "data" / "sw-00000-of-00001.parquet")
+
+
+def write_marvl_release(out: Path, layout: str = "marvl-data") -> None:
+    """MaRVL's original release: `marvl-<lang>.jsonl` rows (`id`, `language`, `concept`, `chapter`,
+    `caption`, `left_img`, `right_img`, `annotator_info`, `label`) and `<lang>/images/<concept>/<file>`.
+
+    `layout="marvl-data"`: `<lang>/annotations/marvl-<lang>.jsonl` beside `<lang>/images/`;
+    `layout="iglue"`: `zero_shot/annotations/marvl-<lang>.jsonl` and `images/<lang>/images/…`.
+    One Indonesian concept name carries an accent and is stored decomposed (NFKD) on disk while the
+    annotation spells it composed (NFC), as happens with the release's Unicode names."""
+    import unicodedata
+
+    for language, items in MARVL_ROWS.items():
+        rows = []
+        for i, (caption, label) in enumerate(items):
+            concept = f"{10 + i}-Kafé" if language == "id" and i == 0 else f"{10 + i}-concept"
+            left, right = f"{10 + i}-1.jpg", f"{10 + i}-2.jpg"
+            rows.append({"concept": concept, "language": language, "caption": caption, "left_img": left,
+                         "right_img": right, "annotator_info": {"annotator_id": f"{language}_01", "age": 30},
+                         "chapter": "Food and beverages", "id": f"{language}-{i}", "label": label})
+            image_root = out / (language if layout == "marvl-data" else f"images/{language}") / "images"
+            folder = image_root / unicodedata.normalize("NFKD", concept)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / left).write_bytes(tiny_jpeg(40 + i))
+            (folder / right).write_bytes(tiny_jpeg(50 + i))
+        annotations = out / (f"{language}/annotations" if layout == "marvl-data" else "zero_shot/annotations")
+        annotations.mkdir(parents=True, exist_ok=True)
+        (annotations / f"marvl-{language}.jsonl").write_text(
+            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
 
 
 # --- MaXM: save_to_disk, one split per language ----------------------------------------------

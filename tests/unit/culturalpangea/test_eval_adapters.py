@@ -67,6 +67,63 @@ def test_marvl(folders, tmp_path):
     assert len(pair["id:id-1"].images) == 2 and pair["id:id-1"].prompt.startswith("<image>\n<image>\nDoes")
 
 
+@pytest.mark.parametrize("layout", ["marvl-data", "iglue"])
+def test_marvl_original_release_resolves_images_against_the_benchmark_folder(tmp_path, monkeypatch, layout):
+    """Issue 16: the marvl-data / IGLUE files (`caption`, `left_img`, `right_img` as file names) failed
+    every row with "missing field 'hypothesis'", and the names were resolved against the working directory."""
+    from culturalpangea.eval.images import decode_image
+    from culturalpangea_demo.benchmark_fixtures import MARVL_ROWS, write_marvl_release
+
+    write_marvl_release(tmp_path / "marvl", layout)
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the working directory must not matter
+    good, errors = _read("marvl", tmp_path / "marvl")
+    assert errors == {}
+    assert len(good) == sum(len(rows) for rows in MARVL_ROWS.values())
+    item = good["marvl-id:id-0"]
+    assert item.language == "id" and item.target["label"] is True and item.subset == "10-Kafé"
+    assert item.prompt.startswith("<image>\n<image>\nDoes the content of the image support the given text? Text: "
+                                  + MARVL_ROWS["id"][0][0])
+    assert [Path(image).name for image in item.images] == ["10-1.jpg", "10-2.jpg"]
+    assert all(decode_image(image).size == (32, 32) for image in item.images)  # NFKD folder found from NFC name
+    assert good["marvl-zh:zh-1"].language == "zh" and good["marvl-zh:zh-1"].target["label"] is True
+
+
+def test_marvl_original_release_names_a_missing_image(tmp_path):
+    from culturalpangea_demo.benchmark_fixtures import write_marvl_release
+
+    write_marvl_release(tmp_path, "marvl-data")
+    next((tmp_path / "zh" / "images").rglob("11-2.jpg")).unlink()
+    _, errors = _read("marvl", tmp_path)
+    assert list(errors) == ["marvl-zh:zh-1"]
+    assert "image '11-2.jpg' not found" in errors["marvl-zh:zh-1"] and "zh/images/11-concept" in errors["marvl-zh:zh-1"]
+
+
+def test_limit_counts_rows_per_split_across_its_shards(tmp_path):
+    """Issue 16: `limit: 10` gave 150 MaRVL items (10 per Parquet shard). The Hub shards one split into
+    `data/<split>-0000k-of-0000n.parquet`: the limit counts the split, whatever its number of files."""
+    import pyarrow.parquet as pq
+
+    from culturalpangea_demo.benchmark_fixtures import write_cvqa
+
+    write_cvqa(tmp_path / "saved")
+    rows = list(next(iter(find_tables(tmp_path / "saved"))).read())  # 6 rows in the CVQA schema
+    for shard in range(3):
+        import pyarrow as pa
+
+        renamed = [{**row, "ID": f"{row['ID']}_{shard}"} for row in rows]
+        path = tmp_path / "hub" / "data" / f"test-{shard:05d}-of-00003.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(renamed), path)
+    everything, _ = _read("cvqa", tmp_path / "hub")
+    assert len(everything) == 18
+    limited, _ = _read("cvqa", tmp_path / "hub", limit=4)
+    assert sorted(limited) == ["cvqa_000_0", "cvqa_001_0", "cvqa_002_0", "cvqa_003_0"]
+    split_files, _ = _read("cvqa", tmp_path / "hub", limit=8)
+    assert len(split_files) == 8  # 6 from the first file, 2 from the second
+
+
 def test_maxm(folders):
     good, errors = _read("maxm", folders["maxm"])
     assert len(good) == 8 and {i.language for i in good.values()} == {"fr", "zh", "iw"}

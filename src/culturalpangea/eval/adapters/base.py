@@ -3,8 +3,10 @@
 An adapter turns one benchmark's local copy into `EvalItem`s (or `ItemError`s for rows that cannot
 be evaluated). `iterate_rows` runs a per-row builder over every table, keeps going past bad rows
 (a missing field, a bad answer key, an undecodable base64 image each become an `ItemError` naming
-the row's ID), applies the per-split `limit`, and refuses duplicate item IDs (they would collide in
-the resumable prediction file).
+the row's ID), applies `limit` per split — counted across all the files of that split (the Hub
+shards a split as `data/<split>-0000k-of-0000n.parquet`), so `limit: 10` is ten rows of each split,
+not ten of each file — and refuses duplicate item IDs (they would collide in the resumable
+prediction file).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class RowContext:
     index: int
     item_id: str
     settings: Mapping[str, Any]
+    root: Path | None = None  # the benchmark folder (image folders of original releases hang off it)
 
 
 def field(row: Row, name: str) -> Any:
@@ -66,10 +69,13 @@ def iterate_rows(
     """Build items from every row of every table under `root`; bad rows become `ItemError`s."""
     limit = settings.get("limit")
     seen: set[str] = set()
+    rows_per_split: dict[tuple[str, str], int] = {}
     for table in find_tables(root):
+        split_key = (Path(table.location).parent.as_posix(), table.split)  # the shards of one split share it
         for index, row in enumerate(table.read()):
-            if limit is not None and index >= int(limit):
+            if limit is not None and rows_per_split.get(split_key, 0) >= int(limit):
                 break
+            rows_per_split[split_key] = rows_per_split.get(split_key, 0) + 1
             try:
                 item_id = str(id_of(row, table, index))
             except (ItemProblem, KeyError, TypeError, ValueError):
@@ -83,7 +89,7 @@ def iterate_rows(
                 continue
             seen.add(item_id)
             try:
-                yield build(row, RowContext(table, index, item_id, settings))
+                yield build(row, RowContext(table, index, item_id, settings, Path(root)))
             except (ItemProblem, KeyError, TypeError, ValueError) as error:
                 reason = f"missing field {error.args[0]!r}" if isinstance(error, KeyError) else str(error)
                 yield ItemError(benchmark, item_id, reason, language)
