@@ -167,7 +167,7 @@ MAXM_ROWS = {
 }
 
 
-def write_maxm(out: Path, bad: bool = False) -> None:
+def write_maxm(out: Path, bad: bool = False, yesno: bool = False) -> None:
     from datasets import Image as HFImage
     from datasets import Sequence, Value
 
@@ -178,9 +178,32 @@ def write_maxm(out: Path, bad: bool = False) -> None:
                             for i, (question, answers) in enumerate(items)]
     if bad:
         splits["fr"].append({**splits["fr"][0], "image_id": "frbad", "answers": None})
+    if yesno:  # floschne/maxm splits the yes/no questions of a language off as `<lang>_yesno`
+        splits["fr_yesno"] = [{"image_id": "frimg0", "question": "Est-ce une voiture ?", "answers": ["oui"],
+                               "processed_answers": ["oui"], "language": "fr", "image": _image(20)}]
     features = {"image_id": Value("string"), "question": Value("string"), "answers": Sequence(Value("string")),
                 "processed_answers": Sequence(Value("string")), "language": Value("string"), "image": HFImage()}
     _save_to_disk(splits, features, out)
+
+
+def write_maxm_release(out: Path) -> None:
+    """MaXM v1 as google-research-datasets/maxm releases it: per language one JSON document
+    (`dataset`, `version`, `split`, `annotations` → `image_id`, `image_url`, `qa_pairs` → `question_id`,
+    `question`, `answers`, `processed_answers`, `is_collection`), and Crossmodal-3600's images as
+    `images/<image_id>.jpg` beside them."""
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    for language, items in MAXM_ROWS.items():
+        annotations = []
+        for i in range(0, len(items), 2):  # two questions per image where there are two
+            image_id = f"{language}{i:012x}"
+            (out / "images" / f"{image_id}.jpg").write_bytes(tiny_jpeg(60 + i))
+            pairs = [{"question_id": f"{language}-{i + k}", "question": question, "answers": answers,
+                      "processed_answers": [a.lower() for a in answers], "is_collection": False}
+                     for k, (question, answers) in enumerate(items[i:i + 2])]
+            annotations.append({"image_id": image_id, "image_url": f"https://example.org/{image_id}.jpg",
+                                "qa_pairs": pairs})
+        document = {"dataset": "maxm", "version": "v1", "split": language, "annotations": annotations}
+        (out / f"maxm_v1_{language}.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
 
 
 # --- M3Exam: PangeaBench Parquet, base64 images ------------------------------------------------

@@ -133,6 +133,40 @@ def test_maxm(folders):
     assert [reason for reason in errors.values()] == ["missing field 'answers'"]
 
 
+def test_maxm_original_v1_release(tmp_path, monkeypatch):
+    """Issue 16: the v1 JSON (annotations → qa_pairs) gave "missing field 'answers'"."""
+    from culturalpangea_demo.benchmark_fixtures import MAXM_ROWS, write_maxm_release
+
+    write_maxm_release(tmp_path / "maxm")
+    monkeypatch.chdir(tmp_path)
+    good, errors = _read("maxm", tmp_path / "maxm")
+    assert errors == {}
+    assert len(good) == sum(len(rows) for rows in MAXM_ROWS.values())
+    item = good["maxm_v1_fr:fr-1"]
+    assert item.language == "fr" and item.target["answers"] == MAXM_ROWS["fr"][1][1]
+    assert item.prompt.endswith("Answer the question using a single word or phrase in French.")
+    assert Path(item.images[0]) == tmp_path / "maxm" / "images" / f"fr{0:012x}.jpg"  # both questions of image 0
+    assert good["maxm_v1_fr:fr-0"].images == item.images
+    assert {i.language for i in good.values()} == {"fr", "zh", "iw"}
+    limited, _ = _read("maxm", tmp_path / "maxm", limit=1)
+    assert len(limited) == 3  # one question per language: the limit counts questions, not image records
+    (tmp_path / "maxm" / "images" / f"zh{2:012x}.jpg").unlink()
+    _, errors = _read("maxm", tmp_path / "maxm")
+    assert list(errors) == ["maxm_v1_zh:zh-2"] and "not found under" in errors["maxm_v1_zh:zh-2"]
+
+
+def test_maxm_yesno_splits_are_an_explicit_setting_reported_under_their_language(tmp_path):
+    from culturalpangea_demo.benchmark_fixtures import write_maxm
+
+    write_maxm(tmp_path / "maxm", yesno=True)
+    default, _ = _read("maxm", tmp_path / "maxm")
+    assert not any(key.startswith("fr_yesno") for key in default)  # were silently mixed in
+    included, _ = _read("maxm", tmp_path / "maxm", include_yesno=True)
+    [yesno] = [item for key, item in included.items() if key.startswith("fr_yesno:")]
+    assert yesno.language == "fr" and yesno.subset == "yesno"
+    assert len(included) == len(default) + 1
+
+
 def test_m3exam_parquet(folders):
     good, errors = _read("m3exam", folders["m3exam"])
     assert sorted(good) == ["chinese#0", "chinese#1", "thai#0", "thai#1"]

@@ -11,7 +11,7 @@ prediction file).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,14 +65,22 @@ def iterate_rows(
     id_of: Callable[[Row, Table, int], str],
     build: Callable[[Row, RowContext], EvalItem],
     language_of: Callable[[Row, Table], str | None] = lambda row, table: None,
+    expand: Callable[[Row], Iterable[Row]] | None = None,
+    keep_table: Callable[[Table], bool] = lambda table: True,
 ) -> Iterator[ItemOrError]:
-    """Build items from every row of every table under `root`; bad rows become `ItemError`s."""
+    """Build items from every row of every kept table under `root`; bad rows become `ItemError`s.
+
+    `expand` turns a stored record into the rows it holds (a release that nests questions under
+    their image); `limit` counts the expanded rows."""
     limit = settings.get("limit")
     seen: set[str] = set()
     rows_per_split: dict[tuple[str, str], int] = {}
     for table in find_tables(root):
+        if not keep_table(table):
+            continue
         split_key = (Path(table.location).parent.as_posix(), table.split)  # the shards of one split share it
-        for index, row in enumerate(table.read()):
+        rows = table.read() if expand is None else (row for record in table.read() for row in expand(record))
+        for index, row in enumerate(rows):
             if limit is not None and rows_per_split.get(split_key, 0) >= int(limit):
                 break
             rows_per_split[split_key] = rows_per_split.get(split_key, 0) + 1
