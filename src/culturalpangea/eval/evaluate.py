@@ -7,6 +7,7 @@ batching loop, and score everything the store holds. Then write, atomically:
     <out_dir>/predictions/<benchmark>.jsonl  one record per item (prediction or error), chunk-committed
     <out_dir>/report.json, report.md         per language / country, averages, zero-shot marks, errors
     <out_dir>/comparison.json, .md           when `compare_to` names another report
+    <out_dir>/submissions/<benchmark>.csv    items whose labels the publisher withholds (CVQA's test split)
 
 A benchmark whose folder is absent is skipped with a line saying so when running `all`
 (`missing: skip`), and is an error when it was asked for by name. A run in which no selected
@@ -29,6 +30,7 @@ from culturalpangea.eval.markdown import comparison_markdown, report_markdown
 from culturalpangea.eval.report import benchmark_section, build_report, load_report, training_languages
 from culturalpangea.eval.resume import PredictionStore, discard
 from culturalpangea.eval.runner import BenchmarkRun, Generator, input_digest
+from culturalpangea.eval.submissions import unlabelled, write_submission
 from shard_contract.atomic import atomic_write_json, atomic_write_text
 
 PROMPT_VERSION = 1  # bump when a prompt or target changes: old predictions then refuse to resume
@@ -112,7 +114,13 @@ def run_one(settings: EvalSettings, name: str, generator: Generator, seen: set[s
     stats = run.run(name, ADAPTERS[name].items(folder, options))
     print(f"[eval] {name}: {stats.generated} generated, {stats.resumed} resumed, {stats.errors} errors "
           f"in {stats.seconds:.1f}s")
-    return benchmark_section(name, store.records, seen, run=stats.as_dict())
+    section = benchmark_section(name, store.records, seen, run=stats.as_dict())
+    if unlabelled(store.records):  # labels withheld by the publisher (CVQA's test split): a leaderboard file
+        path = Path(settings.out_dir) / "submissions" / f"{name}.csv"
+        section["submission"] = {"path": str(path), "items": write_submission(store.records, path)}
+        print(f"[eval] {name}: {section['submission']['items']} items without published labels: answers in {path} "
+              "for the benchmark's leaderboard, not scored here")
+    return section
 
 
 def evaluate(settings: EvalSettings, generator: Generator) -> dict[str, Any]:

@@ -70,6 +70,10 @@ def benchmark_markdown(name: str, section: Mapping[str, Any]) -> str:
     parts.append(table(["average", "languages"] + [NAMES.get(m, m) for m in metrics], averages))
     if section["by_country"]:
         parts.append(_group_table("country", section["by_country"], metrics, with_training=False))
+    submission = section.get("submission")
+    if submission:
+        parts.append(f"Labels withheld for {submission['items']} items (the published test split): generated and "
+                     f"written to `{submission['path']}` for the benchmark's leaderboard; not in the scores above.")
     if section["errors"]["count"]:
         listed = ", ".join(f"`{e['id']}` ({e['reason']})" for e in section["errors"]["listed"][:5])
         more = section["errors"]["count"] - min(5, len(section["errors"]["listed"]))

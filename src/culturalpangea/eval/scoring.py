@@ -6,7 +6,8 @@ long answers give `rouge_l`. Captions are scored per group, because BLEU and CID
 metrics (CIDEr's idf comes from the group's references).
 
 Per group (`aggregate`): `items` scored, `errors` (bad input: excluded from the denominators, listed
-by ID in the report), `unparseable`, and the metrics in percent (CIDEr on the usual ×100 scale):
+by ID in the report), `unparseable`, `unlabelled` (items whose answer key the publisher withholds:
+generated, never scored), and the metrics in percent (CIDEr on the usual ×100 scale):
 `accuracy`, `exact_match`, `relaxed_accuracy`, `rouge_l`, `bleu`, `cider`; `score` is the
 benchmark's primary metric, and a mixed benchmark (ALM-Bench, CulturalGround) gets the mean of its
 items' primary values (correct / exact match / ROUGE-L).
@@ -22,7 +23,7 @@ from culturalpangea.eval.metrics.bleu import corpus_bleu
 from culturalpangea.eval.metrics.cider import corpus_cider
 from culturalpangea.eval.metrics.entity import entity_match
 from culturalpangea.eval.metrics.exact import exact_match, relaxed_match
-from culturalpangea.eval.metrics.mcq import score_choice
+from culturalpangea.eval.metrics.mcq import parse_choice, score_choice
 from culturalpangea.eval.metrics.rouge import corpus_rouge_l, rouge_l
 from culturalpangea.eval.metrics.yesno import score_yes_no
 
@@ -40,8 +41,7 @@ def score_item(record: Record) -> dict[str, Any]:
     """Per-item outcome of a prediction record without an error."""
     task, target, prediction = record["task"], record["target"], str(record.get("prediction") or "")
     if task == "mcq":
-        correct, parsed = score_choice(prediction, target["options"], int(target["answer"]))
-        return {"correct": correct, "parsed": parsed, "value": float(correct)}
+        return _score_mcq(prediction, target)
     if task == "yesno":
         correct, parsed = score_yes_no(prediction, bool(target["label"]), target.get("options"))
         return {"correct": correct, "parsed": parsed, "value": float(correct)}
@@ -57,6 +57,13 @@ def score_item(record: Record) -> dict[str, Any]:
     if task == "caption":
         return {"value": None}
     raise ValueError(f"record {record.get('id')!r}: unknown task {task!r}")
+
+
+def _score_mcq(prediction: str, target: Mapping[str, Any]) -> dict[str, Any]:
+    if target.get("answer") is None:  # labels withheld (CVQA's test split): generated, not scored
+        return {"unlabelled": True, "parsed": parse_choice(prediction, target["options"]) is not None, "value": None}
+    correct, parsed = score_choice(prediction, target["options"], int(target["answer"]))
+    return {"correct": correct, "parsed": parsed, "value": float(correct)}
 
 
 def _mean(values: list[float]) -> float | None:
@@ -80,6 +87,9 @@ def aggregate(records: Iterable[Record], primary: str = "score") -> dict[str, An
     outcomes = [score_item(r) for r in good]
     result: dict[str, Any] = {"items": len(good), "errors": len(rows) - len(good)}
     result["unparseable"] = sum(1 for o in outcomes if o.get("parsed") is False)
+    unlabelled = sum(1 for o in outcomes if o.get("unlabelled"))
+    if unlabelled:
+        result["unlabelled"] = unlabelled  # generated, kept for a leaderboard, in no metric
     choice = [o["correct"] for o in outcomes if "correct" in o]
     vqa = [o for o in outcomes if "exact" in o]
     long_values = [o["rouge_l"] for o in outcomes if "rouge_l" in o]

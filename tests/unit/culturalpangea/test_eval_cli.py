@@ -114,3 +114,38 @@ def test_help_lists_the_benchmarks_and_settings_not_trainings_groups(tmp_path):
     assert set(ADAPTERS) <= set(benchmarks.split())
     assert "checkpoint=<path>" in result.stdout and "data_dir=<dir>" in result.stdout
     assert "experiment:" not in result.stdout and "model/llm" not in result.stdout
+
+
+def test_cvqa_as_published_with_withheld_labels_is_generated_and_written_for_the_leaderboard(tmp_path, capsys):
+    """Issue 16: the published CVQA test split has Label = -1 in every row; each row became the error
+    "answer key Label=-1 is outside the 4 choices": 0 items, nothing generated, no submission file."""
+    import csv
+
+    from datasets import load_from_disk
+
+    from culturalpangea_demo.benchmark_fixtures import CVQA_ROWS, write_cvqa
+
+    write_cvqa(tmp_path / "labelled")
+    published = load_from_disk(str(tmp_path / "labelled")).map(lambda row: {"Label": -1})
+    data = tmp_path / "data"
+    published.save_to_disk(str(data / "cvqa"))
+    answers = {0: "B", 1: "C", 2: "no idea"}  # → 1, 2, unparseable (answer parsing: metrics/mcq.py)
+
+    def rule(prompt: str) -> str:
+        index = next(i for i, row in enumerate(CVQA_ROWS) if row[2] in prompt)
+        return answers.get(index, "A")
+
+    out = tmp_path / "run"
+    cfg = _compose([f"checkpoint={tmp_path}/ckpt", f"data_dir={data}", f"out_dir={out}", "logger=none",
+                    "benchmark=cvqa", f"paths.root_dir={tmp_path}"])
+    assert run(cfg, generator=ScriptedGenerator(rule)) == 0
+    report = json.loads((out / "report.json").read_text())
+    overall = report["benchmarks"]["cvqa"]["overall"]
+    assert overall["items"] == len(CVQA_ROWS) and overall["errors"] == 0
+    assert overall["unlabelled"] == len(CVQA_ROWS) and "accuracy" not in overall  # nothing scored
+    with open(out / "submissions" / "cvqa.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["ID"] for row in rows] == [f"cvqa_{i:03d}" for i in range(len(CVQA_ROWS))]
+    assert [int(row["prediction"]) for row in rows[:4]] == [1, 2, -1, 0]
+    assert "Labels withheld for 6 items" in (out / "report.md").read_text()
+    assert "items without published labels" in capsys.readouterr().out

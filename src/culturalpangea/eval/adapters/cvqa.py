@@ -5,8 +5,14 @@ columns `image`, `ID`, `Subset` (the string "('Japanese', 'Japan')": language an
 `Question` / `Translated Question` (native / English), `Options` / `Translated Options` (four
 strings), `Label` (0-based index of the correct option), `Category`, `Image Type`, `Image Source`,
 `License`. The prompt uses the native question and options (PangeaBench's default;
-`translated: true` switches to the English ones). A `Label` outside the options — including the
--1 of copies whose labels are withheld — is an item error, never scored.
+`translated: true` switches to the English ones).
+
+The published test split withholds its labels (`Label` is -1 in every row; scores come from the
+CVQA leaderboard): such rows are still items — generated like any other — with no answer key
+(`target.answer` null). They are not scored; evaluate.py writes their answers to
+`<out_dir>/submissions/cvqa.csv` for the leaderboard, and the report says how many there were. A
+copy with labels (e.g. a labelled validation copy) is scored as usual. Any other `Label` outside
+the options is an item error, never scored.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from culturalpangea.eval.images import image_source
 from culturalpangea.eval.items import EvalItem, ItemProblem
 from culturalpangea.eval.languages import code_for
 from culturalpangea.eval.prompts import cvqa_prompt
+
+WITHHELD_LABEL = -1  # the published test split: labels kept for the leaderboard
 
 
 def parse_subset(value: Any) -> tuple[str, str | None]:
@@ -60,7 +68,8 @@ class CvqaAdapter:
         translated = bool(context.settings.get("translated", False))
         question = text_field(row, "Translated Question" if translated else "Question")
         options = string_list(field(row, "Translated Options" if translated else "Options"), "Options", 2)
-        label = answer_index(field(row, "Label"), len(options), "Label")
+        raw_label = field(row, "Label")
+        label = None if raw_label == WITHHELD_LABEL else answer_index(raw_label, len(options), "Label")
         language, country = parse_subset(field(row, "Subset"))
         return EvalItem(
             benchmark=self.name, item_id=context.item_id, language=language, country=country,
