@@ -1,7 +1,8 @@
 """Markdown rendering of an evaluation report and of a two-checkpoint comparison.
 
-One summary table (benchmark, metric, macro average, seen / zero-shot averages, items, errors,
-unparseable answers), then per benchmark a table per language — zero-shot languages marked with
+One summary table (benchmark, metric, macro average, seen / zero-shot averages, the macro average
+under PangeaBench's rules where they exist — the number comparable with the paper's —, items,
+errors, unparseable answers), then per benchmark a table per language — zero-shot languages marked with
 "✗ (zero-shot)" — and, where the benchmark has countries, a table per country. Numbers are rounded
 to one decimal; a missing value is "–". Languages and countries are named with their codes,
 `Hebrew (iw)`, `Japan (JP)`, as in every report of the project (shard_contract.names); report.json
@@ -16,7 +17,7 @@ from typing import Any
 from shard_contract.names import country_label, language_label
 
 NAMES = {"score": "score", "accuracy": "acc", "exact_match": "EM", "relaxed_accuracy": "relaxed",
-         "rouge_l": "ROUGE-L", "bleu": "BLEU-4", "cider": "CIDEr"}
+         "rouge_l": "ROUGE-L", "bleu": "BLEU-4", "cider": "CIDEr", "pangeabench": "PangeaBench"}
 
 
 def fmt(value: Any) -> str:
@@ -39,10 +40,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], numeric_from: i
 
 
 def summary_table(report: Mapping[str, Any]) -> str:
-    rows = [[name, NAMES.get(s["metric"], s["metric"]), s["macro"], s["seen"], s["zero_shot"], s["items"],
-             s["errors"], s["unparseable"]] for name, s in report["summary"].items()]
-    return table(["benchmark", "metric", "avg (languages)", "seen", "zero-shot", "items", "errors", "unparseable"],
-                 rows, numeric_from=2)
+    rows = [[name, NAMES.get(s["metric"], s["metric"]), s["macro"], s["seen"], s["zero_shot"], s.get("pangeabench"),
+             s["items"], s["errors"], s["unparseable"]] for name, s in report["summary"].items()]
+    return table(["benchmark", "metric", "avg (languages)", "seen", "zero-shot", "PangeaBench rules", "items", "errors",
+                  "unparseable"], rows, numeric_from=2)
 
 
 def _zero_shot(value: bool | None) -> str:

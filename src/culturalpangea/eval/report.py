@@ -99,6 +99,7 @@ def build_report(sections: Mapping[str, Mapping[str, Any]], checkpoint: str,
             "items": section["overall"]["items"],
             "errors": section["overall"]["errors"],
             "unparseable": section["overall"]["unparseable"],
+            "pangeabench": averages["macro"].get("pangeabench"),  # the paper's protocol, macro over languages
         }
     return {
         "format": REPORT_FORMAT,

@@ -8,7 +8,9 @@ metrics (CIDEr's idf comes from the group's references).
 Per group (`aggregate`): `items` scored, `errors` (bad input: excluded from the denominators, listed
 by ID in the report), `unparseable`, `unlabelled` (items whose answer key the publisher withholds:
 generated, never scored), and the metrics in percent (CIDEr on the usual ×100 scale):
-`accuracy`, `exact_match`, `relaxed_accuracy`, `rouge_l`, `bleu`, `cider`; `score` is the
+`accuracy`, `exact_match`, `relaxed_accuracy`, `rouge_l`, `bleu`, `cider`, and `pangeabench` — the
+same items judged by PangeaBench's rules (metrics/pangeabench.py) where it has them, the number to
+set beside the paper's; `score` is the
 benchmark's primary metric, and a mixed benchmark (ALM-Bench, CulturalGround) gets the mean of its
 items' primary values (correct / exact match / ROUGE-L).
 """
@@ -19,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from culturalpangea.eval.metrics import pangeabench
 from culturalpangea.eval.metrics.bleu import corpus_bleu
 from culturalpangea.eval.metrics.cider import corpus_cider
 from culturalpangea.eval.metrics.entity import entity_match
@@ -34,11 +37,35 @@ PRIMARY: dict[str, str] = {
     "cvqa": "accuracy", "marvl": "accuracy", "maxm": "exact_match", "m3exam": "accuracy", "xm100": "cider",
     "almbench": "score", "merlin": "accuracy", "culturalground": "score",
 }
-METRIC_ORDER = ("score", "accuracy", "exact_match", "relaxed_accuracy", "rouge_l", "bleu", "cider")
+METRIC_ORDER = ("score", "accuracy", "exact_match", "relaxed_accuracy", "rouge_l", "bleu", "cider", "pangeabench")
+# Benchmarks also scored by PangeaBench's own rules (metrics/pangeabench.py), to compare with the paper.
+PANGEABENCH_RULES = ("cvqa", "m3exam", "marvl", "maxm")
 
 
 def score_item(record: Record) -> dict[str, Any]:
-    """Per-item outcome of a prediction record without an error."""
+    """Per-item outcome of a prediction record without an error (plus PangeaBench's verdict where it has one)."""
+    outcome = _score_task(record)
+    verdict = pangeabench_verdict(record)
+    if verdict is not None:
+        outcome["pangeabench"] = verdict
+    return outcome
+
+
+def pangeabench_verdict(record: Record) -> bool | None:
+    """PangeaBench's verdict on a scored item of a benchmark it has rules for; None elsewhere."""
+    if record.get("benchmark") not in PANGEABENCH_RULES:
+        return None
+    target, prediction = record["target"], str(record.get("prediction") or "")
+    if record["task"] == "mcq" and target.get("answer") is not None:
+        return pangeabench.choice_index(prediction, target["options"], str(record["id"])) == int(target["answer"])
+    if record["task"] == "yesno":
+        return pangeabench.marvl_correct(prediction, bool(target["label"]))
+    if record["task"] == "vqa":
+        return pangeabench.maxm_exact(prediction, target["answers"])
+    return None
+
+
+def _score_task(record: Record) -> dict[str, Any]:
     task, target, prediction = record["task"], record["target"], str(record.get("prediction") or "")
     if task == "mcq":
         return _score_mcq(prediction, target)
@@ -98,6 +125,7 @@ def aggregate(records: Iterable[Record], primary: str = "score") -> dict[str, An
         "exact_match": _mean([float(o["exact"]) for o in vqa]),
         "relaxed_accuracy": _mean([float(o["relaxed"]) for o in vqa]),
         "rouge_l": _mean(long_values),
+        "pangeabench": _mean([float(o["pangeabench"]) for o in outcomes if "pangeabench" in o]),
     }
     captions = [r for r in good if r["task"] == "caption"]
     if captions:

@@ -129,7 +129,7 @@ def test_cvqa_as_published_with_withheld_labels_is_generated_and_written_for_the
     published = load_from_disk(str(tmp_path / "labelled")).map(lambda row: {"Label": -1})
     data = tmp_path / "data"
     published.save_to_disk(str(data / "cvqa"))
-    answers = {0: "B", 1: "C", 2: "no idea"}  # → 1, 2, unparseable (answer parsing: metrics/mcq.py)
+    answers = {0: "B", 1: "C", 2: "no idea"}  # → 1, 2 and, by PangeaBench's parse_multi_choice_response, the "d"
 
     def rule(prompt: str) -> str:
         index = next(i for i, row in enumerate(CVQA_ROWS) if row[2] in prompt)
@@ -143,9 +143,10 @@ def test_cvqa_as_published_with_withheld_labels_is_generated_and_written_for_the
     overall = report["benchmarks"]["cvqa"]["overall"]
     assert overall["items"] == len(CVQA_ROWS) and overall["errors"] == 0
     assert overall["unlabelled"] == len(CVQA_ROWS) and "accuracy" not in overall  # nothing scored
+    # the file PangeaBench's cvqa_test_aggregation_result writes for the leaderboard: "<ID>,<0-3>", no header
     with open(out / "submissions" / "cvqa.csv", newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    assert [row["ID"] for row in rows] == [f"cvqa_{i:03d}" for i in range(len(CVQA_ROWS))]
-    assert [int(row["prediction"]) for row in rows[:4]] == [1, 2, -1, 0]
+        rows = list(csv.reader(handle))
+    assert [row[0] for row in rows] == [f"cvqa_{i:03d}" for i in range(len(CVQA_ROWS))]
+    assert [int(row[1]) for row in rows[:4]] == [1, 2, 3, 0]  # "no idea" → its first a–d letter, "d"
     assert "Labels withheld for 6 items" in (out / "report.md").read_text()
     assert "items without published labels" in capsys.readouterr().out

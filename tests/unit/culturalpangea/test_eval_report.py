@@ -19,7 +19,7 @@ OPTIONS = ["w", "x", "y", "z"]
 
 
 def _mcq(item_id, language, prediction, answer, country=None):
-    return {"id": item_id, "language": language, "country": country, "subset": None, "task": "mcq",
+    return {"id": item_id, "benchmark": "cvqa", "language": language, "country": country, "subset": None, "task": "mcq",
             "target": {"answer": answer, "options": OPTIONS}, "prediction": prediction, "error": None}
 
 
@@ -43,7 +43,7 @@ def test_mcq_section_hand_computed():
     assert section["by_country"]["Kenya"]["accuracy"] == 100.0
     assert section["errors"] == {"count": 1, "listed": [{"id": "7", "language": "ja",
                                                           "reason": "answer key Label=9 is outside the 4 choices"}]}
-    assert section["metrics"] == ["accuracy"]
+    assert section["metrics"] == ["accuracy", "pangeabench"]
     assert benchmark_section("cvqa", _records(), seen=None)["by_language"]["sw"]["zero_shot"] is None
 
 
@@ -96,14 +96,17 @@ def _report(records, checkpoint, seen=None):
 
 def test_report_markdown_marks_zero_shot_and_lists_errors():
     report = _report(_records(), "ckpt", seen={"ja"})
+    # PangeaBench's rules (metrics/pangeabench.py): "zzz" (item 3) matches no letter and no option, so
+    # PangeaBench draws a letter; the draw seeded by the item ID is B, the answer: ja 3/4, sw 2/2 → 87.5
     assert report["summary"]["cvqa"] == {"metric": "accuracy", "macro": 75.0, "seen": 50.0, "zero_shot": 100.0,
-                                         "items": 6, "errors": 1, "unparseable": 1}
+                                         "items": 6, "errors": 1, "unparseable": 1, "pangeabench": 87.5}
     text = report_markdown(report)
     assert "| Swahili (sw) | ✗ (zero-shot) | 2 | 0 | 0 | 100.0 |" in text  # names with codes (issue 19 §6)
     assert "| Japanese (ja) | ✓ | 4 | 1 | 1 | 50.0 |" in text
     assert "| Kenya | 2 | 0 | 0 | 100.0 |" in text
     assert "Errors (1): `7` (answer key Label=9 is outside the 4 choices)" in text
-    assert "| cvqa | acc | 75.0 | 50.0 | 100.0 | 6 | 1 | 1 |" in text
+    assert "| cvqa | acc | 75.0 | 50.0 | 100.0 | 87.5 | 6 | 1 | 1 |" in text
+    assert "| Japanese (ja) | ✓ | 4 | 1 | 1 | 50.0 | 75.0 |" in text  # the PangeaBench column per language
 
 
 def test_comparison_per_language_difference(tmp_path):
