@@ -71,14 +71,18 @@ def test_an_endpoint_password_never_reaches_an_error_line():
 def test_the_first_run_starts_from_the_same_weights_as_later_runs(tmp_path):
     """Building the tiny stand-ins consumed random numbers after the seed: the first run's connector differed."""
     from culturalpangea.train import build_run
+    from tests.helpers.train_workspace import write_training_shards
 
     register_resolvers()
+    for folder in ("open", "mcq"):  # the demo's two sources: build_run checks them before any model is built
+        write_training_shards(tmp_path / "data" / "shards" / folder, count=8)
     weights = []
     for attempt in ("first", "second"):
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             cfg = compose(config_name="train.yaml", overrides=[
-                "experiment=demo", f"paths.root_dir={tmp_path}", f"paths.output_dir={tmp_path}/{attempt}",
+                "experiment=demo", f"paths.root_dir={tmp_path}", f"paths.data_dir={tmp_path}/data",
+                f"paths.output_dir={tmp_path}/{attempt}",
                 f"model.tiny_root={tmp_path}/tiny", "logger=none"])
         with open_dict(cfg):
             cfg.pop("hydra", None)
