@@ -71,6 +71,10 @@ def benchmark_markdown(name: str, section: Mapping[str, Any]) -> str:
     parts.append(table(["average", "languages"] + [NAMES.get(m, m) for m in metrics], averages))
     if section["by_country"]:
         parts.append(_group_table("country", section["by_country"], metrics, with_training=False))
+    if name == "m3exam" and section.get("multi_image_items"):
+        parts.append(f"{section['multi_image_items']} items have several images, each with its own `<image>` where "
+                     "the question names it; PangeaBench writes one `<image>` per question (LLaVA then reads only the "
+                     "first image), so these items can score differently from the paper's protocol.")
     submission = section.get("submission")
     if submission:
         parts.append(f"Labels withheld for {submission['items']} items (the published test split): generated and "

@@ -21,6 +21,7 @@ from culturalpangea.eval.items import EvalConfigError
 from culturalpangea.eval.languages import normalize_code
 from culturalpangea.eval.scoring import METRIC_ORDER, PRIMARY, aggregate, group_by
 from shard_contract.manifest import read_manifest
+from shard_contract.tokens import IMAGE_TOKEN
 
 REPORT_FORMAT = "culturalpangea-eval/1"
 MAX_LISTED_ERRORS = 200
@@ -71,6 +72,8 @@ def benchmark_section(name: str, records: Sequence[Mapping[str, Any]], seen: set
     metrics = [m for m in METRIC_ORDER if m in overall and not (m == "score" and primary != "score")]
     errors = [{"id": r["id"], "language": r.get("language"), "reason": r["error"]}
               for r in records if r.get("error") is not None]
+    # items with several images, each with its own placeholder (PangeaBench writes one per question)
+    multi_image = sum(1 for r in records if str(r.get("prompt") or "").count(IMAGE_TOKEN) > 1)
     return {
         "primary": primary,
         "metrics": metrics,
@@ -80,6 +83,7 @@ def benchmark_section(name: str, records: Sequence[Mapping[str, Any]], seen: set
         "by_country": per("country"),
         "by_subset": per("subset"),
         "errors": {"count": len(errors), "listed": errors[:MAX_LISTED_ERRORS]},
+        "multi_image_items": multi_image,
         "run": dict(run or {}),
     }
 

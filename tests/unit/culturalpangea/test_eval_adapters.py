@@ -195,6 +195,34 @@ def test_m3exam_original_json_release(tmp_path):
     assert "missing.jpg" in errors["english-questions-image#1"]
 
 
+def test_m3exam_original_release_loads_images_named_in_background_and_options(tmp_path):
+    """Issue 16: only the question's markers were loaded; those in `background_description` and `options`
+    were left as text, so an image option could not be seen."""
+    from culturalpangea.eval.markdown import benchmark_markdown
+    from culturalpangea.eval.report import benchmark_section
+
+    folder = tmp_path / "images-english"
+    folder.mkdir()
+    for name in ("map.png", "q.jpg", "opt-a.jpg", "opt-b.jpg"):
+        (folder / name).write_bytes(tiny_jpeg(len(name)))
+    rows = [{"question_text": "(image)[q.jpg] Which animal lives here?", "language": "english",
+             "background_description": ["The map (image)[map.png] shows a region."],
+             "options": ["(1) (image)[opt-a.jpg]", "(2) (image)[opt-b.jpg]"], "answer_text": "(2)",
+             "subject_category": "natural-science"}]
+    (tmp_path / "english-questions-image.json").write_text(json.dumps(rows), encoding="utf-8")
+    good, errors = _read("m3exam", tmp_path)
+    assert errors == {}
+    item = good["english-questions-image#0"]
+    assert [Path(p).name for p in item.images] == ["map.png", "q.jpg", "opt-a.jpg", "opt-b.jpg"]  # reading order
+    assert item.prompt.count("<image>") == 4 and "(image)[" not in item.prompt
+    assert "The map <image> shows a region." in item.prompt and "(A) <image>\n(B) <image>" in item.prompt
+    record = {"id": item.item_id, "benchmark": "m3exam", "language": "en", "task": "mcq", "target": item.target,
+              "prompt": item.prompt, "prediction": "B", "error": None}
+    section = benchmark_section("m3exam", [record], None)
+    assert section["multi_image_items"] == 1
+    assert "PangeaBench writes one `<image>` per question" in benchmark_markdown("m3exam", section)
+
+
 def test_xm100(folders):
     good, errors = _read("xm100", folders["xm100"])
     assert len(good) == 10 and not errors

@@ -7,13 +7,19 @@ Two published forms are read:
   `background_description` (list), `language`, `level`, `subject`, `subject_category`, `year` and
   `image_0` … `image_9` (base64 text, or "None");
 - the original JSON release (`<lang>-questions-image.json` beside an `images-<lang>/` folder), whose
-  question text names its images as `(image)[image-1.jpg]`.
+  texts name their images as `(image)[image-1.jpg]` — in the question, in the background
+  description and in the options.
 
-As in PangeaBench, option labels are stripped and re-lettered "(A) …", an answer given as a digit
-is turned into a letter, the first `(image)[…]` marker of the question becomes the image
-placeholder and options that are themselves images are not spelled out. Images the question does
-not mark get their placeholders in front, so every image has exactly one. Rows have no ID: the
-item ID is `<split>#<row index>` (stable for a given file).
+As in PangeaBench, option labels are stripped and re-lettered "(A) …" and an answer given as a
+digit is turned into a letter. PangeaBench's Parquet: the `(image)[…]` markers of the question
+become the image placeholders, options that are themselves images are not spelled out (as
+PangeaBench does), and images the question does not mark get their placeholders in front. The
+original release: every marker — background, question, options, in reading order — is loaded and
+becomes a placeholder where it stands, so image options stay answerable. Either way every image
+has exactly one placeholder, where PangeaBench writes one `<image>` per question and passes all
+its images (LLaVA then reads only the first): the report counts the items this concerns
+(`multi_image_items`), a difference stated rather than hidden. Rows have no ID: the item ID is
+`<split>#<row index>` (stable for a given file).
 """
 
 from __future__ import annotations
@@ -65,16 +71,17 @@ def _embedded_images(row: Row) -> list[ImageSource]:
     return images
 
 
-def _referenced_images(row: Row, base_dir: Path, language: str) -> list[ImageSource]:
-    names = MARKER.findall(str(row.get("question_text", "")))
+def _referenced_images(texts: Mapping[str, list[str]], base_dir: Path, language: str) -> list[ImageSource]:
+    """The files the markers of `texts` (field name → its texts, in reading order) name, in that order."""
     paths = []
-    for name in names:
-        for candidate in (base_dir / f"images-{language}" / name, base_dir / name):
-            if candidate.is_file():
-                paths.append(candidate)
-                break
-        else:
-            raise ItemProblem(f"image {name!r} named in 'question_text' is not under {base_dir}")
+    for field_name, values in texts.items():
+        for name in (found for value in values for found in MARKER.findall(value)):
+            for candidate in (base_dir / f"images-{language}" / name, base_dir / name):
+                if candidate.is_file():
+                    paths.append(candidate)
+                    break
+            else:
+                raise ItemProblem(f"image {name!r} named in {field_name!r} is not under {base_dir}")
     return paths
 
 
@@ -109,17 +116,21 @@ class M3examAdapter:
         raw_options = string_list(field(row, "options"), "options", 2)
         options = [clean_option(option) for option in raw_options]
         answer = answer_letter_index(field(row, "answer_text"), len(options))
-        has_embedded = any(f"image_{k}" in row for k in range(MAX_IMAGES))
-        images = _embedded_images(row) if has_embedded else _referenced_images(
-            row, context.table.base_dir, language_name)
-        question, placed = _question_with_placeholders(text_field(row, "question_text"), len(images))
-        options_are_images = bool(MARKER.search(" ".join(raw_options)))
         background = row.get("background_description") or []
-        if isinstance(background, str):
-            background = [background]
-        prompt = m3exam_prompt(language_name, str(row.get("subject_category", "")), list(background), question,
-                               [] if options_are_images else options)
-        prompt = with_images(prompt, len(images) - placed)
+        background = [background] if isinstance(background, str) else [str(line) for line in background]
+        question_text = text_field(row, "question_text")
+        subject = str(row.get("subject_category", ""))
+        if not any(f"image_{k}" in row for k in range(MAX_IMAGES)):  # the original release: files named in texts
+            texts = {"background_description": background, "question_text": [question_text], "options": options}
+            images = _referenced_images(texts, context.table.base_dir, language_name)
+            placed = [[MARKER.sub(IMAGE_TOKEN, text) for text in texts[name]] for name in texts]
+            prompt = m3exam_prompt(language_name, subject, placed[0], placed[1][0], placed[2])
+        else:  # PangeaBench's Parquet: base64 images, the question's markers where they stand
+            images = _embedded_images(row)
+            question, placed = _question_with_placeholders(question_text, len(images))
+            options_are_images = bool(MARKER.search(" ".join(raw_options)))
+            prompt = m3exam_prompt(language_name, subject, background, question, [] if options_are_images else options)
+            prompt = with_images(prompt, len(images) - placed)
         return EvalItem(
             benchmark=self.name, item_id=context.item_id, language=code_for(language_name), prompt=prompt,
             images=tuple(images), task="mcq", target={"answer": answer, "options": options},
