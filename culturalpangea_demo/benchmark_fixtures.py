@@ -129,6 +129,21 @@ def write_marvl(out: Path, bad: bool = False) -> None:
         _write_parquet([row], out / "data" / "sw-00000-of-00001.parquet")
 
 
+def write_marvl_pangeabench(out: Path) -> None:
+    """PangeaBench's MaRVL copy (neulab/PangeaBench-marvl): Parquet per language with `id`, `image` and
+    LLaVA-style `conversations` (human: "<image>\n" + statement and options; gpt: the answer)."""
+    import pyarrow as pa
+
+    turn = pa.struct([("from", pa.string()), ("value", pa.string())])
+    schema = pa.schema([("id", pa.string()), ("image", _image_struct()), ("conversations", pa.list_(turn))])
+    for language, items in MARVL_ROWS.items():
+        rows = [{"id": f"{language}-{i}", "image": _image(70 + i), "conversations": [
+                    {"from": "human", "value": f"<image>\nStatement: {text} Options: (a) false (b) true"},
+                    {"from": "gpt", "value": "true" if label else "false"}]}
+                for i, (text, label) in enumerate(items)]
+        _write_parquet(rows, out / "data" / f"{language}-00000-of-00001.parquet", schema)
+
+
 def write_marvl_release(out: Path, layout: str = "marvl-data") -> None:
     """MaRVL's original release: `marvl-<lang>.jsonl` rows (`id`, `language`, `concept`, `chapter`,
     `caption`, `left_img`, `right_img`, `annotator_info`, `label`) and `<lang>/images/<concept>/<file>`.

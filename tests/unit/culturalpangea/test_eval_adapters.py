@@ -90,6 +90,21 @@ def test_marvl_original_release_resolves_images_against_the_benchmark_folder(tmp
     assert good["marvl-zh:zh-1"].language == "zh" and good["marvl-zh:zh-1"].target["label"] is True
 
 
+def test_marvl_pangeabench_copy_with_conversations(tmp_path):
+    """Issue 16: PangeaBench's MaRVL copy (`conversations` + `image`) failed every row like the original release."""
+    from culturalpangea_demo.benchmark_fixtures import MARVL_ROWS, write_marvl_pangeabench
+
+    write_marvl_pangeabench(tmp_path)
+    good, errors = _read("marvl", tmp_path)
+    assert errors == {} and len(good) == sum(len(rows) for rows in MARVL_ROWS.values())
+    item = good["id:id-0"]
+    # marvl_doc_to_text: the human turn without "<image>\n", then ". Answer with the option directly."
+    assert item.prompt == (f"<image>\nStatement: {MARVL_ROWS['id'][0][0]} Options: (a) false (b) true. "
+                           "Answer with the option directly.")
+    assert len(item.images) == 1 and item.target["label"] is MARVL_ROWS["id"][0][1]
+    assert good["zh:zh-0"].target["label"] is False  # marvl_doc_to_target: "false" in the answer turn
+
+
 def test_marvl_original_release_names_a_missing_image(tmp_path):
     from culturalpangea_demo.benchmark_fixtures import write_marvl_release
 

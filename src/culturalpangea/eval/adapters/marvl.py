@@ -12,6 +12,11 @@
   folders above the annotation file (`<lang>/annotations/marvl-<lang>.jsonl` next to
   `<lang>/images/`) — trying the NFC and NFKD spellings of the name (the release's Unicode file
   names are stored in either form); never against the working directory.
+- **PangeaBench's copy** (neulab/PangeaBench-marvl, a split per language): `id`, `image` (the
+  stacked pair) and LLaVA-style `conversations` — the human turn holds the statement and options
+  after `<image>\n`, the assistant turn the answer containing "true" or "false". The prompt is
+  PangeaBench's own (`marvl_doc_to_text`): the human turn without its image tag, then ". Answer
+  with the option directly.".
 
 Like PangeaBench, the model sees the horizontally stacked pair and answers "(a) false (b) true";
 a copy without the stacked image (the original release) gets the two images as two placeholders
@@ -54,6 +59,25 @@ def _released_image(name: str, row: Row, context: RowContext) -> Path:
     raise ItemProblem(f"image {name!r} not found (looked for {looked} and under images/)")
 
 
+def _turn(row: Row, index: int) -> str:
+    turns = field(row, "conversations")
+    if not isinstance(turns, list) or len(turns) < 2 or not isinstance(turns[index], dict):
+        raise ItemProblem("field 'conversations' is not a human turn followed by an answer")
+    value = turns[index].get("value")
+    if not isinstance(value, str) or not value.strip():
+        raise ItemProblem(f"conversation turn {index} has no text")
+    return value
+
+
+def _conversation_label(answer: str) -> bool:
+    """The label of PangeaBench's answer turn ("true" is looked for first, as `marvl_doc_to_target` does)."""
+    if "true" in answer:
+        return True
+    if "false" in answer:
+        return False
+    raise ItemProblem(f"answer turn {answer!r} says neither true nor false")
+
+
 class MarvlAdapter:
     name = "marvl"
     description = "MaRVL true/false reasoning over image pairs (exact match, per language)"
@@ -67,6 +91,8 @@ class MarvlAdapter:
         )
 
     def _build(self, row: Row, context: RowContext) -> EvalItem:
+        if "conversations" in row:
+            return self._build_pangeabench(row, context)
         original = "hypothesis" not in row and "caption" in row  # the marvl-data / IGLUE annotation files
         hypothesis = text_field(row, "caption" if original else "hypothesis")
         label = boolean(field(row, "label"), "label")
@@ -84,5 +110,15 @@ class MarvlAdapter:
             benchmark=self.name, item_id=context.item_id, language=_language(row, context.table.split),
             prompt=prompt, images=images, task="yesno",
             target={"label": label, "options": MARVL_OPTIONS},
+            subset=row.get("concept"), max_new_tokens=context.settings.get("max_new_tokens"),
+        )
+
+    def _build_pangeabench(self, row: Row, context: RowContext) -> EvalItem:
+        statement = _turn(row, 0).replace(f"{IMAGE_TOKEN}\n", "").strip()
+        return EvalItem(
+            benchmark=self.name, item_id=context.item_id, language=_language(row, context.table.split),
+            prompt=with_images(f"{statement}. Answer with the option directly."),
+            images=(image_source(field(row, "image"), "image"),), task="yesno",
+            target={"label": _conversation_label(_turn(row, 1)), "options": MARVL_OPTIONS},
             subset=row.get("concept"), max_new_tokens=context.settings.get("max_new_tokens"),
         )
