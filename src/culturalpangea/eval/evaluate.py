@@ -33,7 +33,7 @@ from culturalpangea.eval.runner import BenchmarkRun, Generator, input_digest
 from culturalpangea.eval.submissions import unlabelled, write_submission
 from shard_contract.atomic import atomic_write_json, atomic_write_text
 
-PROMPT_VERSION = 1  # bump when a prompt or target changes: old predictions then refuse to resume
+PROMPT_VERSION = 2  # bump when a prompt or target changes: old predictions then refuse to resume
 NOT_IN_FINGERPRINT = ("limit",)
 
 

@@ -24,6 +24,7 @@ NAMES: dict[str, str] = {
     "khmer": "km", "kinyarwanda": "rw", "korean": "ko", "kurdish": "ku", "kyrgyz": "ky", "lao": "lo",
     "latvian": "lv", "lithuanian": "lt", "macedonian": "mk", "malagasy": "mg", "malay": "ms",
     "malayalam": "ml", "maltese": "mt", "maori": "mi", "marathi": "mr", "minangkabau": "min",
+    "quechua": "quz",  # XM3600's Cusco Quechua; PangeaBench's prompt says "Quechua"
     "mongolian": "mn", "nepali": "ne", "norwegian": "no", "oromo": "om", "pashto": "ps", "persian": "fa",
     "farsi": "fa", "polish": "pl", "portuguese": "pt", "punjabi": "pa", "romanian": "ro", "russian": "ru",
     "serbian": "sr", "sinhala": "si", "sindhi": "sd", "slovak": "sk", "slovenian": "sl", "somali": "so",

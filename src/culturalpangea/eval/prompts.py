@@ -61,8 +61,10 @@ def maxm_prompt(question: str, language_name: str) -> str:
     )
 
 
-def xm_caption_prompt(language_name: str) -> str:
-    return with_images(f"Provide a one-sentence caption for the provided image in {language_name}.")
+def xm_caption_prompt(language_code: str, language_name: str) -> str:
+    """PangeaBench's XM100 prompt: "… in {Language}." except for English, whose prompt names no language."""
+    suffix = "" if language_code == "en" else f" in {language_name}"
+    return with_images(f"Provide a one-sentence caption for the provided image{suffix}.")
 
 
 ALM_MCQ = (

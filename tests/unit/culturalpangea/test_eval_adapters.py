@@ -238,6 +238,27 @@ def test_m3exam_original_release_loads_images_named_in_background_and_options(tm
     assert "PangeaBench writes one `<image>` per question" in benchmark_markdown("m3exam", section)
 
 
+def test_xm100_prompts_for_english_and_quechua_as_pangeabench(tmp_path):
+    """Issue 16: `en` got "… in English." and Cusco Quechua "… in quz."; PangeaBench's xm100_en.yaml names no
+    language and xm100_quz.yaml says "in Quechua". Rows in PangeaBench-xm100's form: image_id, caption, image."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from culturalpangea_demo.benchmark_fixtures import _image
+
+    for split in ("en", "quz", "fil"):
+        path = tmp_path / "data" / f"{split}-00000-of-00001.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist([{"image_id": f"{split}01", "caption": "a caption", "image": _image(1)}]),
+                       path)
+    good, errors = _read("xm100", tmp_path)
+    assert errors == {}
+    assert good["en:en01"].prompt == "<image>\nProvide a one-sentence caption for the provided image."
+    assert good["quz:quz01"].prompt.endswith("for the provided image in Quechua.")
+    assert good["fil:fil01"].prompt.endswith("for the provided image in Filipino.")
+    assert good["quz:quz01"].target["captions"] == ["a caption"]
+
+
 def test_xm100(folders):
     good, errors = _read("xm100", folders["xm100"])
     assert len(good) == 10 and not errors

@@ -4,7 +4,8 @@ XM3600 copies on the Hub (`floschne/xm3600`, PangeaBench's XM100 subset) have on
 language code (`ar` … `zh`, including `he`, `fil`, `quz`, `mi`) and columns `image_id`,
 `image_locale`, `captions` (list of reference captions), `captions_tokenized`, `image`
 (`{"bytes", "path"}`); a single `caption` column (string or list) is accepted too. The prompt is
-PangeaBench's "Provide a one-sentence caption for the provided image in {Language}." and scoring is
+PangeaBench's "Provide a one-sentence caption for the provided image in {Language}." (English: no
+"in …"; Cusco Quechua `quz`: "in Quechua", as PangeaBench's per-language task files say) and scoring is
 corpus BLEU-4, ROUGE-L and CIDEr-D per language on the shared CJK-aware tokens. `limit` (per split)
 cuts a full XM3600 copy down to its first N images.
 """
@@ -51,7 +52,7 @@ class Xm100Adapter:
         language = code_for(context.table.split)
         return EvalItem(
             benchmark=self.name, item_id=context.item_id, language=language,
-            prompt=xm_caption_prompt(english_name(language)),
+            prompt=xm_caption_prompt(language, english_name(language)),
             images=(image_source(field(row, "image"), "image"),), task="caption",
             target={"captions": _captions(row)}, max_new_tokens=context.settings.get("max_new_tokens"),
         )
