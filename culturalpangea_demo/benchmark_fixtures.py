@@ -365,9 +365,88 @@ def write_culturalground(out: Path, bad: bool = False) -> None:
     write_shards(_heldout_samples(bad), out, ShardSpec(max_samples=4, prefix="heldout"))
 
 
+# --- General benchmarks: xGQA (PangeaBench Parquet), MMMU (Hub, by subject), xMMMU (PangeaBench) -----
+XGQA_ROWS = {
+    "de": [("Welche Farbe hat das Auto?", "red"), ("Ist der Himmel bewölkt?", "no")],
+    "zh": [("桌子上有什么？", "cup")],
+}
+
+
+def write_xgqa(out: Path, bad: bool = False) -> None:
+    """neulab/PangeaBench-xgqa: a split per language; question in the language, English answer, image."""
+    for language, items in XGQA_ROWS.items():
+        rows = [{"question_id": f"{language}{i:05d}", "question": question, "answer": answer, "image": _image(80 + i)}
+                for i, (question, answer) in enumerate(items)]
+        if bad and language == "de":
+            rows.append({"question_id": "debad", "question": "Was ist das?", "answer": None, "image": _image(1)})
+        _write_parquet(rows, out / "data" / f"{language}-00000-of-00001.parquet")
+
+
+MMMU_ROWS = (  # (subject, question, options or None for open, answer)
+    ("Art_Theory", "<image 1> Which movement does this painting belong to?", ["Cubism", "Baroque", "Fauvism"], "B"),
+    ("Math", "What is the area of the triangle in <image 1>? Compare with <image 2>.", None, "12"),
+    ("Geography", "Which river is marked? <image 1>", ["Nile", "<image 2>", "Danube", "Mekong"], "A"),
+)
+
+
+def _mmmu_row(index: int, subject: str, question: str, options: list[str] | None, answer: str,
+              split: str = "validation", options_as_text: bool = True) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": f"{split}_{subject}_{index + 1}", "question": question,
+        "options": (str(options) if options_as_text else options) if options is not None else "[]",
+        "explanation": "", "answer": answer, "topic_difficulty": "Medium", "subfield": subject.replace("_", " "),
+        "question_type": "multiple-choice" if options is not None else "open", "img_type": "['Photographs']",
+    }
+    for k in range(1, 8):
+        row[f"image_{k}"] = _image(90 + index * 7 + k) if f"<image {k}>" in question + str(options) else None
+    return row
+
+
+def _mmmu_schema() -> Any:
+    import pyarrow as pa
+
+    fields = [(name, pa.string()) for name in ("id", "question", "options", "explanation")]
+    fields += [(f"image_{k}", _image_struct()) for k in range(1, 8)]
+    fields += [(name, pa.string()) for name in ("img_type", "answer", "topic_difficulty", "question_type",
+                                                "subfield")]
+    return pa.schema(fields)
+
+
+def write_mmmu(out: Path, bad: bool = False) -> None:
+    """MMMU/MMMU as the Hub stores it: `<Subject>/<split>-00000-of-00001.parquet`, options as the
+    string form of a list; a `dev` split beside `validation` (only validation is evaluated)."""
+    for index, (subject, question, options, answer) in enumerate(MMMU_ROWS):
+        rows = [_mmmu_row(index, subject, question, options, answer)]
+        if bad and subject == "Art_Theory":
+            rows.append(_mmmu_row(9, subject, question, options, "F"))  # an answer outside the options
+        _write_parquet(rows, out / subject / "validation-00000-of-00001.parquet", _mmmu_schema())
+        dev = _mmmu_row(index, subject, question, options, answer, split="dev")
+        _write_parquet([dev], out / subject / "dev-00000-of-00001.parquet", _mmmu_schema())
+
+
+def write_xmmmu(out: Path, bad: bool = False) -> None:
+    """neulab/PangeaBench-xmmmu: MMMU validation rows translated, a split per language."""
+    import pyarrow as pa
+
+    schema = pa.schema([field if field.name != "options" else pa.field("options", pa.list_(pa.string()))
+                        for field in _mmmu_schema()])
+    for language in ("fr", "ja"):
+        rows = [_mmmu_row(i, subject, f"[{language}] {question}", options or [], answer, options_as_text=False)
+                for i, (subject, question, options, answer) in enumerate(MMMU_ROWS)]
+        for row, (_, _, options, _) in zip(rows, MMMU_ROWS, strict=True):
+            if options is None:
+                row["question_type"] = "open"
+        if bad and language == "fr":
+            broken = dict(rows[0], id="validation_Art_Theory_99")
+            broken["image_1"] = None  # the question names <image 1>
+            rows.append(broken)
+        _write_parquet(rows, out / "data" / f"{language}-00000-of-00001.parquet", schema)
+
+
 WRITERS: dict[str, Callable[[Path, bool], None]] = {
     "cvqa": write_cvqa, "marvl": write_marvl, "maxm": write_maxm, "m3exam": write_m3exam, "xm100": write_xm100,
     "almbench": write_almbench, "merlin": write_merlin, "culturalground": write_culturalground,
+    "xgqa": write_xgqa, "mmmu": write_mmmu, "xmmmu": write_xmmmu,
 }
 FOLDERS = {"culturalground": "culturalground_heldout"}
 

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from culturalpangea.eval.metrics import pangeabench
+from culturalpangea.eval.metrics import mmmu, pangeabench
 from culturalpangea.eval.metrics.bleu import corpus_bleu
 from culturalpangea.eval.metrics.cider import corpus_cider
 from culturalpangea.eval.metrics.entity import entity_match
@@ -36,10 +36,13 @@ Record = Mapping[str, Any]
 PRIMARY: dict[str, str] = {
     "cvqa": "accuracy", "marvl": "accuracy", "maxm": "exact_match", "m3exam": "accuracy", "xm100": "cider",
     "almbench": "score", "merlin": "accuracy", "culturalground": "score",
+    "xgqa": "exact_match", "mmmu": "score", "xmmmu": "score",
 }
 METRIC_ORDER = ("score", "accuracy", "exact_match", "relaxed_accuracy", "rouge_l", "bleu", "cider", "pangeabench")
 # Benchmarks also scored by PangeaBench's own rules (metrics/pangeabench.py), to compare with the paper.
-PANGEABENCH_RULES = ("cvqa", "m3exam", "marvl", "maxm")
+# MMMU and xMMMU are judged by MMMU's official rules (metrics/mmmu.py), which PangeaBench uses for xMMMU.
+PANGEABENCH_RULES = ("cvqa", "m3exam", "marvl", "maxm", "xgqa", "mmmu", "xmmmu")
+MMMU_RULES = ("mmmu", "xmmmu")
 
 
 def score_item(record: Record) -> dict[str, Any]:
@@ -53,16 +56,24 @@ def score_item(record: Record) -> dict[str, Any]:
 
 def pangeabench_verdict(record: Record) -> bool | None:
     """PangeaBench's verdict on a scored item of a benchmark it has rules for; None elsewhere."""
-    if record.get("benchmark") not in PANGEABENCH_RULES:
+    benchmark = record.get("benchmark")
+    if benchmark not in PANGEABENCH_RULES:
         return None
-    target, prediction = record["target"], str(record.get("prediction") or "")
-    if record["task"] == "mcq" and target.get("answer") is not None:
-        return pangeabench.choice_index(prediction, target["options"], str(record["id"])) == int(target["answer"])
-    if record["task"] == "yesno":
-        return pangeabench.marvl_correct(prediction, bool(target["label"]))
-    if record["task"] == "vqa":
-        return pangeabench.maxm_exact(prediction, target["answers"])
-    return None
+    target, prediction, task = record["target"], str(record.get("prediction") or ""), record["task"]
+    if benchmark in MMMU_RULES:
+        if task == "mcq":
+            letter = mmmu.choice_letter(prediction, target["options"], str(record["id"]))
+            return letter == chr(ord("A") + int(target["answer"]))
+        return mmmu.open_correct(prediction, target["answers"])
+    rules: dict[str, Callable[[], bool | None]] = {
+        "xgqa": lambda: pangeabench.xgqa_correct(prediction, target["answers"][0]),
+        "mcq": lambda: None if target.get("answer") is None else (
+            pangeabench.choice_index(prediction, target["options"], str(record["id"])) == int(target["answer"])),
+        "yesno": lambda: pangeabench.marvl_correct(prediction, bool(target["label"])),
+        "vqa": lambda: pangeabench.maxm_exact(prediction, target["answers"]),
+    }
+    rule = rules.get("xgqa" if benchmark == "xgqa" else task)
+    return rule() if rule else None
 
 
 def _score_task(record: Record) -> dict[str, Any]:

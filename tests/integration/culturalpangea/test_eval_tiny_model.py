@@ -21,10 +21,12 @@ from culturalpangea.eval.resume import COMMIT_KEY
 from tests.helpers.benchmark_fixtures import write_benchmarks, write_training_shards
 
 REPO = Path(__file__).resolve().parents[3]
-BENCHMARKS = ("cvqa", "marvl", "maxm", "m3exam", "xm100", "almbench", "merlin", "culturalground")
-ERRORS = {"cvqa": 3, "marvl": 2, "maxm": 1, "m3exam": 2, "xm100": 1, "almbench": 2, "merlin": 1, "culturalground": 1}
+BENCHMARKS = ("cvqa", "marvl", "maxm", "m3exam", "xm100", "almbench", "merlin", "culturalground", "xgqa", "mmmu",
+              "xmmmu")
+ERRORS = {"cvqa": 3, "marvl": 2, "maxm": 1, "m3exam": 2, "xm100": 1, "almbench": 2, "merlin": 1, "culturalground": 1,
+          "xgqa": 1, "mmmu": 1, "xmmmu": 1}
 RECORDS = {"cvqa": 9, "marvl": 8, "maxm": 9, "m3exam": 6, "xm100": 10, "almbench": 10, "merlin": 6,
-           "culturalground": 8}
+           "culturalground": 8, "xgqa": 4, "mmmu": 4, "xmmmu": 7}
 RUN_LINE = re.compile(r"\[eval\] (\w+): (\d+) generated, (\d+) resumed, (\d+) errors")
 
 

@@ -345,6 +345,37 @@ def test_select_benchmarks():
         select("cvqa,nope")
 
 
+def test_general_benchmarks_in_their_published_layouts(folders):
+    """Issue 16: the no-degradation claim needs general benchmarks: xGQA and xMMMU as PangeaBench copies
+    them, MMMU validation as the Hub stores it (a folder per subject; its dev split is not evaluated)."""
+    from culturalpangea.eval.adapters import GENERAL
+    from culturalpangea.eval.scoring import aggregate
+
+    assert GENERAL == ("xgqa", "mmmu", "xmmmu")
+    xgqa, errors = _read("xgqa", folders["xgqa"])
+    assert errors == {"de:debad": "missing field 'answer'"} and {i.language for i in xgqa.values()} == {"de", "zh"}
+    assert xgqa["de:de00000"].prompt == ("<image>\nWelche Farbe hat das Auto? Answer the question using a single "
+                                         "word or phrase in English.")  # xgqa_doc_to_text
+    mmmu, errors = _read("mmmu", folders["mmmu"])
+    assert sorted(mmmu) == ["validation_Art_Theory_1", "validation_Geography_3", "validation_Math_2"]
+    assert "outside the 3 choices" in errors["validation_Art_Theory_10"]
+    geography = mmmu["validation_Geography_3"]  # an image in an option: its placeholder where it is written
+    assert geography.prompt.count("<image>") == 2 == len(geography.images) and "B. <image>\n" in geography.prompt
+    assert geography.prompt.endswith("Answer with the option letter from the given choices directly.")
+    math = mmmu["validation_Math_2"]
+    assert math.task == "vqa" and math.target == {"answers": ["12"]} and math.subset == "Math"
+    assert math.prompt.endswith("\nAnswer the question using a single word or phrase.")
+    xmmmu, errors = _read("xmmmu", folders["xmmmu"])
+    assert {i.language for i in xmmmu.values()} == {"fr", "ja"} and len(xmmmu) == 6
+    assert "names <image 1> but image_1 is empty" in errors["fr:validation_Art_Theory_99"]
+    records = [{"id": i.item_id, "benchmark": "mmmu", "task": i.task, "target": i.target, "error": None,
+                "prediction": answer} for i, answer in ((mmmu["validation_Art_Theory_1"], "(B)"),
+                                                        (math, "The area is 12"))]
+    result = aggregate(records, "score")
+    assert result["pangeabench"] == 100.0  # MMMU's rules: "(B)" and the number 12
+    assert result["accuracy"] == 100.0 and result["exact_match"] == 0.0  # the project's: "(B)" parses, no EM
+
+
 def test_every_adapter_has_a_fixture_and_a_documented_format(folders):
     assert set(folders) == set(ADAPTERS)
     for adapter in ADAPTERS.values():

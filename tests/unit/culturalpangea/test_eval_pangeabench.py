@@ -73,3 +73,34 @@ def test_records_get_both_scores_and_pangeabench_only_where_it_has_rules():
     assert aggregate(maxm, "exact_match")["pangeabench"] == 0.0
     elsewhere = [record("xm100", "caption", {"captions": ["a cat"]}, "a cat", "c1")]
     assert "pangeabench" not in aggregate(elsewhere, "cider")
+
+
+# MMMU's official rules as lmms-eval and PangeaBench's xmmmu/utils.py run them
+@pytest.mark.parametrize(("response", "letter"), [
+    ("(B)", "B"), ("B", "B"), ("B.", "B"),             # parse_multi_choice_response: "(B)", "B ", "B."
+    ("The answer is (C), not (A).", "A"),              # several bracketed: the last written
+    ("A cat sits on B", "B"),                          # "A " and "B " (padded): the last written
+    ("I think it is clearly the Danube river here", "C"),  # > 5 words: the option text it contains
+])
+def test_mmmu_choice_matches_parse_multi_choice_response(response, letter):
+    from culturalpangea.eval.metrics.mmmu import choice_letter
+
+    assert choice_letter(response, ["Nile", "Rhine", "Danube", "Mekong"], "q1") == letter
+
+
+@pytest.mark.parametrize(("response", "answers", "correct"), [
+    ("12", ["12"], True), ("The area is 12.0 square units", ["12"], True),  # eval_open: numbers as floats
+    ("1,000", ["1000"], True), ("so the answer is cat", ["Cat"], True),      # key answers after "is", "so"
+    ("a", ["a"], True), ("banana", ["a"], False),                          # one character padded by a space
+    ("13", ["12"], False), ("It is 3.14159", ["3.14"], True),              # rounded to two decimals
+])
+def test_mmmu_open_matches_parse_open_response_and_eval_open(response, answers, correct):
+    from culturalpangea.eval.metrics.mmmu import open_correct
+
+    assert open_correct(response, answers) is correct
+
+
+def test_xgqa_matches_xgqa_process_result():
+    from culturalpangea.eval.metrics.pangeabench import xgqa_correct
+
+    assert xgqa_correct("The car is Red.", "red") and not xgqa_correct("crimson", "red")

@@ -2,7 +2,8 @@
 
 `ADAPTERS` maps a benchmark name (as used on the command line: `benchmark=cvqa`) to its adapter;
 `benchmark=all` runs them in `ALL` order. Each module's docstring states the published format it
-reads and the reference prompt it follows.
+reads and the reference prompt it follows. `GENERAL` names the mainstream benchmarks (xGQA, MMMU,
+xMMMU) against which the paper checks that cultural training loses nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from culturalpangea.eval.adapters.m3exam import M3examAdapter
 from culturalpangea.eval.adapters.marvl import MarvlAdapter
 from culturalpangea.eval.adapters.maxm import MaxmAdapter
 from culturalpangea.eval.adapters.merlin import MerlinAdapter
+from culturalpangea.eval.adapters.mmmu import MmmuAdapter
+from culturalpangea.eval.adapters.xgqa import XgqaAdapter
 from culturalpangea.eval.adapters.xm100 import Xm100Adapter
 from culturalpangea.eval.items import EvalConfigError
 
@@ -23,8 +26,12 @@ ADAPTERS: dict[str, Adapter] = {
     for adapter in (
         CvqaAdapter(), MarvlAdapter(), MaxmAdapter(), M3examAdapter(), Xm100Adapter(), AlmBenchAdapter(),
         MerlinAdapter(), CulturalGroundAdapter(),
+        # general benchmarks, for the claim that cultural training costs nothing on mainstream tasks
+        XgqaAdapter(), MmmuAdapter("mmmu", per_language=False, default_splits=("validation",)),
+        MmmuAdapter("xmmmu", per_language=True, default_splits=None),
     )
 }
+GENERAL: tuple[str, ...] = ("xgqa", "mmmu", "xmmmu")
 ALL: tuple[str, ...] = tuple(ADAPTERS)
 
 
@@ -40,4 +47,4 @@ def select(benchmark: str | list[str] | tuple[str, ...]) -> list[str]:
     return names
 
 
-__all__ = ["ADAPTERS", "ALL", "Adapter", "select"]
+__all__ = ["ADAPTERS", "ALL", "GENERAL", "Adapter", "select"]

@@ -15,9 +15,12 @@ it (behaviour reproduced and tested verdict by verdict; no code carried over):
 - MaRVL (`marvl_process_result`): the lower-cased answer counts as "true" when it contains "yes",
   else as "false" when it contains "no" (so "None of the above" is "false"); correct when the target
   word is a substring of the result.
-- MaXM exact match (`exact_match_with_multiple_references`): the answer, exactly as generated
-  (stripped of surrounding white space, as the model wrapper returns it), is one of the references
-  (so "rouge." is not "rouge").
+- MaXM exact match (`exact_match_with_multiple_references`): the answer, exactly as stored (the
+  project's generation strips surrounding white space; PangeaBench's llava wrapper does not, which
+  matters only for a model that starts its answer with a space), is one of the references (so
+  "rouge." is not "rouge").
+- xGQA (`xgqa_process_result`): the lower-cased reference is a substring of the lower-cased answer.
+- MMMU and xMMMU: MMMU's official rules, in metrics/mmmu.py.
 """
 
 from __future__ import annotations
@@ -64,3 +67,8 @@ def marvl_correct(response: str, label: bool) -> bool:
 def maxm_exact(response: str, answers: Sequence[str]) -> bool:
     """PangeaBench's MaXM exact match: the stripped answer is one of the references, character for character."""
     return response.strip() in list(answers)
+
+
+def xgqa_correct(response: str, answer: str) -> bool:
+    """PangeaBench's xGQA verdict (`xgqa_process_result`): the lower-cased reference is in the lower-cased answer."""
+    return answer.strip().lower() in response.strip().lower()
