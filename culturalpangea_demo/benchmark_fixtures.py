@@ -294,7 +294,7 @@ def write_almbench(out: Path, bad: bool = False) -> None:
                      "Image_Url": "https://example.org/image.jpg"})
     if bad:
         rows.append({**rows[0], "ID": "bad_mcq", "Translated_Answer": "Sari (Kimono, Hanbok, Dirndl)"})
-        rows.append({**rows[1], "ID": "bad_tf", "Translated_Answer": "perhaps"})
+        rows.append({**rows[1], "ID": "bad_tf", "Translated_Answer": "perhaps", "English_Answer": "perhaps"})
     _write_parquet(rows, out / "data" / "test-00000-of-00001.parquet")
 
 

@@ -284,6 +284,24 @@ def test_almbench(folders):
     assert good["002_1_01_001"].prompt.endswith("Please provide brief, clear responses in Japanese language.")
 
 
+def test_almbench_true_false_outside_the_yes_no_lists_falls_back_to_the_english_answer(tmp_path):
+    """Issue 16: a true/false answer in a language the yes/no word lists lack became an item error."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from culturalpangea_demo.benchmark_fixtures import _image
+
+    row = {"file_name": _image(1), "ID": "yo_1", "Language": "Yoruba", "Category": "Religion",
+           "Question_Type": "True False Question", "English_Question": "Is this a mosque?", "English_Answer": "Yes",
+           "Translated_Question": "Ṣé mọ́sálásí ni èyí?", "Translated_Answer": "Bẹ́ẹ̀ni", "Image_Url": ""}
+    path = tmp_path / "data" / "test-00000-of-00001.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([row, {**row, "ID": "yo_2", "English_Answer": "unclear"}]), path)
+    good, errors = _read("almbench", tmp_path)
+    assert good["yo_1"].target == {"label": True} and good["yo_1"].language == "yo"
+    assert "neither true nor false" in errors["yo_2"]
+
+
 def test_almbench_option_lists():
     assert split_options("A. x, B. y z, C. w") == ["x", "y z", "w"]
     assert split_options("Kimono, Sari、Hanbok") == ["Kimono", "Sari", "Hanbok"]

@@ -11,7 +11,10 @@ Prompts are the benchmark's per-type prompts. Its official scoring is a GPT-4o j
 here, scoring is deterministic instead, so numbers are not comparable with the paper's:
 multiple choice → option accuracy (letter or exact option text; unparseable counted), true/false
 → multilingual yes/no accuracy, short → exact match and relaxed accuracy, long → ROUGE-L.
-An MCQ answer that is not among its options, or a true/false answer that is neither, is an item error.
+A true/false answer in a language outside the yes/no word lists is read from `English_Answer`
+(the row's own translation). An MCQ answer that is not among its options, or a true/false answer
+that is neither in either language, is an item error. Generation length: 2,048 new tokens, as the
+benchmark's own script allows (`max_new_tokens_by_type` caps each question type for quicker runs).
 """
 
 from __future__ import annotations
@@ -98,6 +101,8 @@ class AlmBenchAdapter:
             target: dict[str, Any] = {"answer": index, "options": options}
         elif kind == "yesno":
             label = parse_yes_no(answer)
+            if label is None and not english:  # a language outside the yes/no word lists: its English answer
+                label = parse_yes_no(str(row.get("English_Answer") or ""))
             if label is None:
                 raise ItemProblem(f"true/false answer {answer!r} is neither true nor false")
             target = {"label": label}
