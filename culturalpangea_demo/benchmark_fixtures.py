@@ -272,6 +272,23 @@ def write_xm100(out: Path, bad: bool = False) -> None:
         _write_parquet(rows, out / "data" / f"{language}-00000-of-00001.parquet", schema)
 
 
+def write_xm3600_release(out: Path) -> None:
+    """Crossmodal-3600 as Google releases it: `captions.jsonl` (per line `image/key` and, per language,
+    `caption`, `caption/tokenized`, `caption/tokenized/lowercase`) beside `images/<key>.jpg`."""
+    captions = {"en": ["A red house by a lake.", "A house."], "quz": ["Puka wasi."], "ja": ["湖のそばの赤い家。"]}
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for n in range(2):
+        key = f"{n:016x}"
+        (out / "images" / f"{key}.jpg").write_bytes(tiny_jpeg(110 + n))
+        line: dict[str, Any] = {"image/key": key}
+        for code, texts in captions.items():
+            line[code] = {"caption": texts, "caption/tokenized": [t.lower() for t in texts],
+                          "caption/tokenized/lowercase": [t.lower() for t in texts]}
+        lines.append(json.dumps(line, ensure_ascii=False))
+    (out / "captions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 # --- ALM-Bench: Hub Parquet, split "test" ------------------------------------------------------------
 ALM_ROWS = (
     ("Japanese", "Multiple Choice Questions", "この服の名前は？", "着物 (着物, サリー, 韓服, ディアンドル)"),

@@ -259,6 +259,26 @@ def test_xm100_prompts_for_english_and_quechua_as_pangeabench(tmp_path):
     assert good["quz:quz01"].target["captions"] == ["a caption"]
 
 
+def test_xm3600_original_release(tmp_path):
+    """Issue 16: XM3600's own captions.jsonl + images/ (one line per image, every language in it)."""
+    from culturalpangea_demo.benchmark_fixtures import write_xm3600_release
+
+    write_xm3600_release(tmp_path)
+    good, errors = _read("xm100", tmp_path)
+    assert errors == {} and len(good) == 6  # 2 images × 3 languages
+    key = f"{0:016x}"
+    english = good[f"en:{key}"]
+    assert english.target["captions"] == ["A red house by a lake.", "A house."]
+    assert english.prompt == "<image>\nProvide a one-sentence caption for the provided image."
+    assert english.images == (tmp_path / "images" / f"{key}.jpg",)
+    assert good[f"quz:{key}"].prompt.endswith("in Quechua.")
+    assert len(_read("xm100", tmp_path, limit=1)[0]) == 3  # limit counts images per language
+    assert set(_read("xm100", tmp_path, languages=["quz"])[0]) == {f"quz:{key}", f"quz:{1:016x}"}
+    (tmp_path / "images" / f"{key}.jpg").unlink()
+    _, errors = _read("xm100", tmp_path)
+    assert len(errors) == 3 and all("is missing" in reason for reason in errors.values())
+
+
 def test_xm100(folders):
     good, errors = _read("xm100", folders["xm100"])
     assert len(good) == 10 and not errors

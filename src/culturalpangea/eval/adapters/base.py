@@ -67,22 +67,27 @@ def iterate_rows(
     language_of: Callable[[Row, Table], str | None] = lambda row, table: None,
     expand: Callable[[Row], Iterable[Row]] | None = None,
     keep_table: Callable[[Table], bool] = lambda table: True,
+    split_of: Callable[[Row, Table], str] | None = None,
 ) -> Iterator[ItemOrError]:
     """Build items from every row of every kept table under `root`; bad rows become `ItemError`s.
 
     `expand` turns a stored record into the rows it holds (a release that nests questions under
-    their image); `limit` counts the expanded rows."""
+    their image); `limit` counts the expanded rows, per split — or per `split_of(row, table)` where
+    one file holds several (XM3600's captions.jsonl holds every language)."""
     limit = settings.get("limit")
     seen: set[str] = set()
     rows_per_split: dict[tuple[str, str], int] = {}
     for table in find_tables(root):
         if not keep_table(table):
             continue
-        split_key = (Path(table.location).parent.as_posix(), table.split)  # the shards of one split share it
+        folder = Path(table.location).parent.as_posix()  # the shards of one split share it
         rows = table.read() if expand is None else (row for record in table.read() for row in expand(record))
         for index, row in enumerate(rows):
+            split_key = (folder, table.split if split_of is None else split_of(row, table))
             if limit is not None and rows_per_split.get(split_key, 0) >= int(limit):
-                break
+                if split_of is None:
+                    break  # the rest of this file is the same split: stop reading it
+                continue
             rows_per_split[split_key] = rows_per_split.get(split_key, 0) + 1
             try:
                 item_id = str(id_of(row, table, index))
