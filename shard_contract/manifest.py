@@ -3,9 +3,13 @@
 A shard folder holds `<prefix>-NNNNNN.tar` files, `sizes.json` (shard name → sample count, the file
 open_clip's loader reads) and `manifest.json`:
 
-    {"format": "culturalground-wds/1", "total_samples": N, "images": M,
-     "shards": [{"name", "samples", "bytes", "sha256"}, …],
+    {"format": "culturalground-wds/1", "total_samples": N, "total_qa_pairs": Q, "images": M,
+     "shards": [{"name", "samples", "bytes", "sha256", "qa_pairs"}, …],
      "counts": {"language": {…}, "country": {…}, "property": {…}, "question_type": {…}}}
+
+`counts` and `total_qa_pairs` count QA pairs: one per sample, or one per turn of a grouped sample
+(shard_contract.sample); `qa_pairs` per shard and `total_qa_pairs` are absent from manifests written
+before grouping existed, which readers take as one pair per sample (`qa_pair_counts`).
 
 data_gen writes both with `write_manifest`; training, evaluation and `stage=validate` read them with
 `read_manifest` / `shard_counts`, so every reader makes the same checks and a broken folder fails
@@ -37,6 +41,7 @@ def manifest_dict(shards: Sequence[Mapping[str, Any]], counts: Mapping[str, Mapp
     return {
         "format": MANIFEST_FORMAT,
         "total_samples": sum(int(shard["samples"]) for shard in shards),
+        "total_qa_pairs": sum(int(shard.get("qa_pairs", shard["samples"])) for shard in shards),
         "images": images,
         "shards": [dict(shard) for shard in shards],
         "counts": {name: dict(sorted(counts.get(name, {}).items())) for name in COUNTED_FIELDS},
@@ -77,12 +82,17 @@ def _check_manifest(path: Path, manifest: Any) -> dict[str, Any]:
         if not isinstance(entry, dict):
             raise ManifestError(f"{path}: shards[{index}] is not an object")
         names.add(_check_shard_name(path, entry.get("name")))
-        _check_count(path, f"shards[{index}].samples", entry.get("samples"))
+        samples = _check_count(path, f"shards[{index}].samples", entry.get("samples"))
+        if "qa_pairs" in entry and _check_count(path, f"shards[{index}].qa_pairs", entry["qa_pairs"]) < samples:
+            raise ManifestError(f"{path}: shards[{index}] has fewer QA pairs than samples")
     if len(names) != len(shards):
         raise ManifestError(f"{path}: a shard is listed twice")
     total = _check_count(path, "total_samples", manifest.get("total_samples"))
     if total != sum(entry["samples"] for entry in shards):
         raise ManifestError(f"{path}: total_samples {total} is not the sum of the shards' samples")
+    if "total_qa_pairs" in manifest and _check_count(path, "total_qa_pairs", manifest["total_qa_pairs"]) != sum(
+            entry.get("qa_pairs", entry["samples"]) for entry in shards):
+        raise ManifestError(f"{path}: total_qa_pairs is not the sum of the shards' QA pairs")
     counts = manifest.get("counts")
     if not isinstance(counts, dict) or any(not isinstance(counts.get(name), dict) for name in COUNTED_FIELDS):
         raise ManifestError(f"{path}: field 'counts' must hold an object per {', '.join(COUNTED_FIELDS)}")
@@ -126,3 +136,12 @@ def shard_counts(folder: Path) -> list[tuple[str, int]]:
     else:
         raise FileNotFoundError(f"no {MANIFEST_NAME} or {SIZES_NAME} in {folder}")
     return sorted(entries)
+
+
+def qa_pair_counts(folder: Path) -> list[tuple[str, int]]:
+    """(shard name, QA pairs) for every shard of a folder, sorted by name; one pair per sample where the
+    manifest predates grouping or only `sizes.json` exists."""
+    folder = Path(folder)
+    if not (folder / MANIFEST_NAME).is_file():
+        return shard_counts(folder)
+    return sorted((entry["name"], entry.get("qa_pairs", entry["samples"])) for entry in read_manifest(folder)["shards"])

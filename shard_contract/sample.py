@@ -11,6 +11,12 @@ PangeaInstruct and M3LS map in without loss:
 refuses bad samples with it and `stage=validate` reports it with the sample's key. Imported data
 (no Wikidata item, text-only, multi-turn) is valid too: `qid`/`property` may be null, the image
 is optional, and conversations may have several human/gpt rounds.
+
+A **grouped** sample (data_gen `shards.group=image_language`) holds several QA pairs about one image
+in one language as one multi-turn conversation, with the image placeholder in the first human turn
+only. Instead of `answer`/`choices` it carries `qa`, one entry per human/gpt round in order:
+`{"id", "property", "answer", "choices"? (mcq), "provenance"}`; `property` is then null at the top.
+Manifests count QA pairs beside samples (`total_qa_pairs`; `counts` are per QA pair).
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ def check_key(key: str) -> str | None:
 
 def _check_fields(sample: Mapping[str, Any]) -> str | None:
     for field, expected in REQUIRED_FIELDS.items():
+        if field == "answer" and "qa" in sample:
+            continue  # a grouped sample: each QA pair has its own answer
         if field not in sample:
             return f"missing field '{field}'"
         if not isinstance(sample[field], expected):
@@ -63,22 +71,50 @@ def _check_fields(sample: Mapping[str, Any]) -> str | None:
     qid = sample.get("qid")
     if qid is not None and not (isinstance(qid, str) and QID_PATTERN.match(qid)):
         return f"field 'qid' is {qid!r}, not a Wikidata item ID"
-    if not sample["answer"].strip():
+    if "qa" not in sample and not sample["answer"].strip():
         return "field 'answer' is empty"
     return None
 
 
+def _check_answer_and_choices(entry: Mapping[str, Any], question_type: str, where: str) -> str | None:
+    answer = entry.get("answer")
+    if not isinstance(answer, str) or not answer.strip():
+        return f"{where}'answer' is empty or not text"
+    if question_type != "mcq":
+        return None
+    choices = entry.get("choices")
+    if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
+        return f"{where}'choices' must list at least two strings for an mcq sample"
+    if len(set(choices)) != len(choices):
+        return f"{where}'choices' has duplicates"
+    if answer not in choices:
+        return f"{where}'answer' is not one of 'choices'"
+    return None
+
+
+def _check_qa(sample: Mapping[str, Any]) -> str | None:
+    """The per-pair entries of a grouped sample: one per human/gpt round, each with its own answer."""
+    qa = sample["qa"]
+    if not isinstance(qa, list) or not qa:
+        return "field 'qa' must be a non-empty list"
+    conversations = sample["conversations"]
+    if isinstance(conversations, list) and len(conversations) != 2 * len(qa):
+        return f"field 'qa' has {len(qa)} entries for {len(conversations) // 2} human/gpt rounds"
+    for index, entry in enumerate(qa):
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            return f"qa[{index}] must be an object with a string 'id'"
+        problem = _check_answer_and_choices(entry, sample["question_type"], f"qa[{index}] field ")
+        if problem:
+            return problem
+    return None
+
+
 def _check_choices(sample: Mapping[str, Any]) -> str | None:
+    if "qa" in sample:
+        return _check_qa(sample)
     if sample["question_type"] != "mcq":
         return None
-    choices = sample.get("choices")
-    if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices):
-        return "field 'choices' must list at least two strings for an mcq sample"
-    if len(set(choices)) != len(choices):
-        return "field 'choices' has duplicates"
-    if sample["answer"] not in choices:
-        return "field 'answer' is not one of 'choices'"
-    return None
+    return _check_answer_and_choices(sample, "mcq", "field ")
 
 
 def _check_conversations(conversations: list[Any], has_image: bool) -> str | None:
@@ -114,3 +150,12 @@ def require_valid(key: str, sample: Any, has_image: bool) -> None:
     problem = check_key(key) or check_sample(sample, has_image)
     if problem:
         raise ContractError(f"sample {key!r}: {problem}")
+
+
+def qa_pairs_of(sample: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The QA pairs a sample holds, each with the fields manifests count (a grouped sample holds several)."""
+    pairs = sample.get("qa")
+    if not isinstance(pairs, list):
+        return [dict(sample)]
+    shared = {name: sample.get(name) for name in ("language", "country", "question_type")}
+    return [{**shared, "property": pair.get("property") if isinstance(pair, Mapping) else None} for pair in pairs]

@@ -23,6 +23,15 @@
 - **Scale.** An index of (ID, part, byte offset) is sorted in memory (≈150 bytes per record: 30M
   records ≈ 4.5 GB), then records are read back by seek. Every image path is checked before the first
   tar is written, so a missing file stops the stage with its record named and nothing half-written.
+- **Grouping** (`shards.group=image_language`, issue 18): instead of one sample per QA pair, one
+  sample per (image, language, question type) whose turns are that image's QA pairs, in an order
+  shuffled by a seed derived from the group (so re-runs are byte-identical), at most
+  `shards.max_turns` per sample (the rest go to further samples `…_01`, `…_02`). The image is
+  stored once per sample instead of once per pair; the placeholder stays in the first human turn;
+  per-pair fields move to the sample's `qa` list (shard_contract.sample). Group keys start with a
+  hash of the group, so shards stay a pseudo-random mix. The held-out split is never grouped: the
+  in-domain evaluation asks one question per item, and a held-out entity's pairs are all held out
+  either way. `group=none` (the default) writes exactly what it wrote before.
 - **Done marker.** `shards/manifest.json` (input stage, its manifest's sha256, totals per folder) is
   written last; `stage=all` treats the stage as finished only when it exists.
 """
@@ -31,7 +40,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
+import random
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
@@ -50,10 +60,13 @@ from data_gen.shards.writer import ShardSample, ShardSpec, write_shards
 from shard_contract.atomic import atomic_write_json
 from shard_contract.manifest import MANIFEST_NAME
 from shard_contract.sample import QUESTION_TYPES
+from shard_contract.tokens import IMAGE_TOKEN
 
 STAGE = "shards"
 INPUT_STAGES = ("filter", "refine", "qa")
 DROPPED_FIELDS = ("question", "image", "answer_aliases")
+GROUPINGS = ("none", "image_language")
+SAMPLE_LEVEL_FIELDS = ("qid", "country", "language", "question_type")  # shared by every pair of a group
 MAX_OPEN_FILES = 64
 
 
@@ -65,8 +78,14 @@ class ShardsSettings:
     max_samples: int = 10_000
     max_bytes: int = 1_000_000_000
     heldout_fraction: float = 0.02
+    group: str = "none"  # none | image_language: one sample per image, language and question type
+    max_turns: int = 8  # QA pairs per grouped sample (more go to further samples)
 
     def __post_init__(self) -> None:
+        if self.group not in GROUPINGS:
+            raise ValueError(f"shards.group must be one of {GROUPINGS}, got {self.group!r}")
+        if self.max_turns < 1:
+            raise ValueError(f"shards.max_turns must be at least 1, got {self.max_turns}")
         if self.input not in INPUT_STAGES:
             raise ValueError(f"shards.input must be one of {INPUT_STAGES}, got {self.input!r}")
         if not 0.0 <= self.heldout_fraction < 1.0:
@@ -79,6 +98,14 @@ class IndexEntry:
     key: str
     part: int
     offset: int
+    group: str = ""  # the record's (image, language, question type) group key, when grouping
+
+
+def group_key(record: dict[str, Any]) -> str:
+    """`g<16 hex>_<language>_<question type>`: a hash of the image path first, so groups mix in a shard."""
+    image, language, question_type = str(record["image"]), str(record["language"]), str(record["question_type"])
+    digest = hashlib.sha256(f"{image}\0{language}\0{question_type}".encode()).hexdigest()[:16]
+    return f"g{digest}_{language.replace('.', '-')}_{question_type}"
 
 
 def is_held_out(qid: Any, fraction: float) -> bool:
@@ -106,8 +133,8 @@ def _image_path(out_dir: Path, record: dict[str, Any], where: str) -> Path:
     return path
 
 
-def build_index(out_dir: Path, in_dir: Path, parts: list[PartRef], heldout_fraction: float = 0.0
-                ) -> dict[str, list[IndexEntry]]:
+def build_index(out_dir: Path, in_dir: Path, parts: list[PartRef], heldout_fraction: float = 0.0,
+                grouped: bool = False) -> dict[str, list[IndexEntry]]:
     """Per output folder (question type, or `heldout`), the sorted (ID, part, offset) of every record."""
     index: dict[str, list[IndexEntry]] = {qt: [] for qt in (*QUESTION_TYPES, HELDOUT)}
     seen: set[str] = set()
@@ -126,7 +153,8 @@ def build_index(out_dir: Path, in_dir: Path, parts: list[PartRef], heldout_fract
             seen.add(key)
             _image_path(out_dir, record, where)  # type: ignore[arg-type]
             folder = HELDOUT if is_held_out(record.get("qid"), heldout_fraction) else question_type  # type: ignore[union-attr]
-            index[folder].append(IndexEntry(key, number, line.offset))
+            group = group_key(record) if grouped and folder != HELDOUT else ""  # type: ignore[arg-type]
+            index[folder].append(IndexEntry(key, number, line.offset, group))
     return {qt: sorted(entries) for qt, entries in index.items()}
 
 
@@ -158,6 +186,49 @@ def _samples(out_dir: Path, entries: list[IndexEntry], reader: _RecordReader) ->
         yield ShardSample(entry.key, shard_sample_fields(record), image)
 
 
+def turn_order(group: str, entries: list[IndexEntry], max_turns: int) -> list[tuple[str, list[IndexEntry]]]:
+    """A group's pairs in an order seeded by the group key, cut into samples of at most `max_turns`."""
+    ordered = sorted(entries)
+    random.Random(group).shuffle(ordered)
+    return [(f"{group}_{start // max_turns:02d}", ordered[start:start + max_turns])
+            for start in range(0, len(ordered), max_turns)]
+
+
+def grouped_sample(key: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """One multi-turn sample from QA records about one image (shard_contract.sample, grouped form)."""
+    first = records[0]
+    conversations = []
+    for index, record in enumerate(records):
+        turns = [dict(turn) for turn in record["conversations"]]
+        if index:  # the image placeholder stays in the first human turn only
+            turns[0]["value"] = turns[0]["value"].replace(f"{IMAGE_TOKEN}\n", "").replace(IMAGE_TOKEN, "").strip()
+        conversations += turns
+    pairs = []
+    for record in records:
+        pair = {k: v for k, v in shard_sample_fields(record).items()
+                if k not in (*SAMPLE_LEVEL_FIELDS, "conversations")}
+        provenance = dict(pair.get("provenance") or {})
+        provenance.pop("image", None)  # the sample's own, below
+        pairs.append({**pair, "provenance": provenance})
+    return {
+        "id": key, **{name: first.get(name) for name in SAMPLE_LEVEL_FIELDS}, "property": None,
+        "conversations": conversations, "qa": pairs,
+        "provenance": {"image": (first.get("provenance") or {}).get("image")},
+    }
+
+
+def _grouped_samples(out_dir: Path, entries: list[IndexEntry], reader: _RecordReader, max_turns: int
+                     ) -> Iterator[ShardSample]:
+    groups: dict[str, list[IndexEntry]] = defaultdict(list)
+    for entry in entries:
+        groups[entry.group].append(entry)
+    for group in sorted(groups):
+        for key, chunk in turn_order(group, groups[group], max_turns):
+            records = [reader.read(entry) for entry in chunk]
+            image = _image_path(out_dir, records[0], f"record {chunk[0].key}").read_bytes()
+            yield ShardSample(key, grouped_sample(key, records), image)
+
+
 def run_shards(out_dir: Path, settings: ShardsSettings) -> dict[str, Any]:
     """Write both shard folders and the stage's done marker; return the marker's content."""
     out_dir = Path(out_dir)
@@ -165,15 +236,19 @@ def run_shards(out_dir: Path, settings: ShardsSettings) -> dict[str, Any]:
     in_dir = layout.stage(settings.input)
     require_complete(in_dir, settings.input)
     parts = list_parts(in_dir)
-    index = build_index(out_dir, in_dir, parts, settings.heldout_fraction)
+    grouped = settings.group != "none"
+    index = build_index(out_dir, in_dir, parts, settings.heldout_fraction, grouped)
     reader = _RecordReader([ref.path(in_dir) for ref in parts])
     folders: dict[str, Any] = {}
     try:
         for question_type, entries in index.items():
             spec = ShardSpec(settings.max_samples, settings.max_bytes, prefix=question_type)
-            report = write_shards(_samples(out_dir, entries, reader), layout.shard_folder(question_type), spec)
+            samples = (_grouped_samples(out_dir, entries, reader, settings.max_turns)
+                       if grouped and question_type != HELDOUT else _samples(out_dir, entries, reader))
+            report = write_shards(samples, layout.shard_folder(question_type), spec)
             folders[question_type] = {
                 "samples": report.total_samples,
+                "qa_pairs": sum(shard["qa_pairs"] for shard in report.shards),
                 "shards": len(report.shards),
                 "written": report.written,
                 "reused": report.reused,
@@ -184,7 +259,8 @@ def run_shards(out_dir: Path, settings: ShardsSettings) -> dict[str, Any]:
         "stage": STAGE,
         "input": settings.input,
         "input_manifest_sha256": hashlib.sha256((in_dir / MANIFEST_NAME).read_bytes()).hexdigest(),
-        "folders": {qt: {"samples": entry["samples"], "shards": entry["shards"]} for qt, entry in folders.items()},
+        "folders": {qt: {"samples": entry["samples"], "qa_pairs": entry["qa_pairs"], "shards": entry["shards"]}
+                    for qt, entry in folders.items()},
         "dropped_fields": list(DROPPED_FIELDS),
         "settings": asdict(settings),
     }
@@ -194,11 +270,12 @@ def run_shards(out_dir: Path, settings: ShardsSettings) -> dict[str, Any]:
 
 def summary_table(result: dict[str, Any]) -> str:
     rows = [
-        [qt, entry["samples"], entry["shards"], result["this_run"][qt]["written"], result["this_run"][qt]["reused"]]
+        [qt, entry["samples"], entry["qa_pairs"], entry["shards"], result["this_run"][qt]["written"],
+         result["this_run"][qt]["reused"]]
         for qt, entry in result["folders"].items()
     ]
     title = f"shards: from {result['input']}/ into shards/open, shards/mcq and shards/heldout"
-    return format_table(["folder", "samples", "shards", "written", "reused"], rows, title=title)
+    return format_table(["folder", "samples", "QA pairs", "shards", "written", "reused"], rows, title=title)
 
 
 def run(cfg: DictConfig) -> Any:

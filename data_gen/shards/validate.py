@@ -30,7 +30,7 @@ from data_gen.common.layout import SHARD_FOLDERS, Layout
 from data_gen.common.progress import format_table
 from data_gen.common.stage_result import StageResult
 from shard_contract.manifest import COUNTED_FIELDS, read_manifest
-from shard_contract.sample import check_key, check_sample
+from shard_contract.sample import check_key, check_sample, qa_pairs_of
 
 ALLOWED_EXTENSIONS = ("jpg", "json")
 
@@ -116,7 +116,7 @@ def validate_shard_folder(folder: Path) -> ValidationSummary:
             raise ValidationError(f"{entry['name']}: listed in the manifest but missing")
         if hashlib.sha256(shard.read_bytes()).hexdigest() != entry["sha256"]:
             raise ValidationError(f"{entry['name']}: sha256 differs from the manifest")
-        in_shard = 0
+        in_shard = pairs_in_shard = 0
         for key, parts in _samples(shard):
             sample = _check_one(shard, key, parts)
             if key in seen_keys:
@@ -124,11 +124,16 @@ def validate_shard_folder(folder: Path) -> ValidationSummary:
             seen_keys.add(key)
             in_shard += 1
             images += "jpg" in parts
-            for name in COUNTED_FIELDS:
-                value = sample.get(name)
-                counts[name][str(value) if value is not None else "none"] += 1
+            pairs = qa_pairs_of(sample)  # one per sample, or one per turn of a grouped sample
+            pairs_in_shard += len(pairs)
+            for pair in pairs:
+                for name in COUNTED_FIELDS:
+                    value = pair.get(name)
+                    counts[name][str(value) if value is not None else "none"] += 1
         if in_shard != entry["samples"]:
             raise ValidationError(f"{entry['name']}: {in_shard} samples, manifest says {entry['samples']}")
+        if pairs_in_shard != entry.get("qa_pairs", in_shard):
+            raise ValidationError(f"{entry['name']}: {pairs_in_shard} QA pairs, manifest says {entry['qa_pairs']}")
         samples += in_shard
     for name in COUNTED_FIELDS:
         if dict(counts[name]) != manifest["counts"][name]:

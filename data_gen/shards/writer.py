@@ -12,7 +12,8 @@ Design choices:
   here: a file the writer did not write is never deleted.
 - **Sized by samples and bytes**, whichever limit comes first, like open_clip's shard tooling;
   `sizes.json` (shard → count) sits beside the shards as open_clip's loader expects, and
-  `manifest.json` adds counts per language, country, property and question type.
+  `manifest.json` adds counts per language, country, property and question type — of QA pairs, which
+  equal samples unless samples are grouped (several QA pairs about one image per sample).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 from data_gen.common.errors import SettingsError
 from shard_contract.atomic import atomic_write_bytes
 from shard_contract.manifest import COUNTED_FIELDS, manifest_dict, write_manifest
-from shard_contract.sample import canonical_json, require_valid
+from shard_contract.sample import canonical_json, qa_pairs_of, require_valid
 
 PROGRESS_NAME = "_progress.json"
 
@@ -147,12 +148,18 @@ def _clean_leftovers(out_dir: Path, keep: set[str], written: set[str]) -> None:
             path.unlink()
 
 
-def _count(report: ShardReport, samples: list[ShardSample]) -> None:
+def _count(report: ShardReport, samples: list[ShardSample]) -> int:
+    """Add the samples' QA pairs to the report's counts; return how many pairs they hold."""
+    pairs_total = 0
     for item in samples:
         report.images += item.image is not None
-        for name in COUNTED_FIELDS:
-            value = item.sample.get(name)
-            report.counts[name][str(value) if value is not None else "none"] += 1
+        pairs = qa_pairs_of(item.sample)
+        pairs_total += len(pairs)
+        for pair in pairs:
+            for name in COUNTED_FIELDS:
+                value = pair.get(name)
+                report.counts[name][str(value) if value is not None else "none"] += 1
+    return pairs_total
 
 
 def write_shards(samples: Iterable[ShardSample], out_dir: Path, spec: ShardSpec | None = None) -> ShardReport:
@@ -176,8 +183,9 @@ def write_shards(samples: Iterable[ShardSample], out_dir: Path, spec: ShardSpec 
             progress[name] = done
             atomic_write_bytes(out_dir / PROGRESS_NAME, json.dumps(progress, sort_keys=True, indent=1).encode())
             report.written += 1
-        report.shards.append({"name": name, "samples": len(group), "bytes": done["bytes"], "sha256": done["sha256"]})
-        _count(report, group)
+        qa_pairs = _count(report, group)
+        report.shards.append({"name": name, "samples": len(group), "qa_pairs": qa_pairs, "bytes": done["bytes"],
+                              "sha256": done["sha256"]})
     _clean_leftovers(out_dir, keep={shard["name"] for shard in report.shards}, written=set(progress))
     stale = sorted(set(progress) - {shard["name"] for shard in report.shards})
     if stale:  # forget what was removed, so a later run cannot remove a same-named file it did not write

@@ -190,3 +190,56 @@ def test_all_runs_each_stage_once_and_skips_finished_ones(tmp_path: Path) -> Non
     assert [row["status"] for row in rows] == ["complete, skipped"] * 3 + ["ran", "ran"]
     with pytest.raises(DataGenError, match=r"unknown stage\(s\) \['bogus'\]"):
         run_all(datagen_config(out, "all.stages=[qa,bogus]"))
+
+
+def test_grouped_shards_put_an_images_pairs_in_one_conversation(sharded: Path, tmp_path: Path) -> None:
+    """Issue 18 §1: `shards.group=image_language`: one sample per (image, language, question type), its QA
+    pairs as turns in a seeded order, at most `max_turns` per sample; every pair exactly once; the held-out
+    split stays one pair per sample; re-runs byte-identical; far fewer bytes than one image copy per pair."""
+    out = write_inputs(tmp_path, per_country=12)
+    run_qa(out, QASettings(mcq_fraction=0.5))
+    settings = ShardsSettings(input="qa", max_samples=150, heldout_fraction=0.1, group="image_language", max_turns=3)
+    result = run_shards(out, settings)
+    records = {r["id"]: r for r in iter_records(out / "qa")}
+    seen: list[str] = []
+    split_groups = 0
+    for question_type in ("open", "mcq"):
+        folder = out / "shards" / question_type
+        manifest = json.loads((folder / "manifest.json").read_text())
+        pairs_in_folder = 0
+        for sample in wds.WebDataset(sorted(str(p) for p in folder.glob("*.tar")), shardshuffle=False):
+            body = json.loads(sample["json"])
+            sources = [records[pair["id"]] for pair in body["qa"]]
+            assert 1 <= len(sources) <= 3 and body["question_type"] == question_type
+            assert {(s["image"], s["language"], s["question_type"]) for s in sources} == {
+                (sources[0]["image"], body["language"], question_type)}  # one image, language and type
+            assert sample["jpg"] == (out / sources[0]["image"]).read_bytes()  # the image once per sample
+            turns = body["conversations"]
+            assert len(turns) == 2 * len(sources) and turns[0]["value"].startswith("<image>\n")
+            assert sum(turn["value"].count("<image>") for turn in turns) == 1
+            for index, source in enumerate(sources):
+                human, gpt = turns[2 * index: 2 * index + 2]
+                assert gpt == source["conversations"][1]
+                assert human["value"] == source["conversations"][0]["value"].removeprefix(
+                    "" if index == 0 else "<image>\n")
+                assert body["qa"][index]["answer"] == source["answer"]
+                assert body["qa"][index]["property"] == source["property"]
+            split_groups += sample["__key__"].endswith("_01")
+            pairs_in_folder += len(sources)
+            seen += [pair["id"] for pair in body["qa"]]
+        assert manifest["total_qa_pairs"] == pairs_in_folder == result["folders"][question_type]["qa_pairs"]
+        assert manifest["total_samples"] < pairs_in_folder
+        assert sum(manifest["counts"]["property"].values()) == pairs_in_folder  # counts are per pair
+    assert split_groups > 0  # groups with more than max_turns pairs continue in further samples
+    heldout = [json.loads(s["json"]) for s in wds.WebDataset(
+        sorted(str(p) for p in (out / "shards" / "heldout").glob("*.tar")), shardshuffle=False)]
+    assert heldout and all("qa" not in s and s["answer"] for s in heldout)  # one question per evaluation item
+    seen += [s["id"] for s in heldout]
+    assert sorted(seen) == sorted(records)  # every pair exactly once
+    grouped_bytes = sum(p.stat().st_size for p in (out / "shards" / "open").glob("*.tar"))
+    ungrouped_bytes = sum(p.stat().st_size for p in (sharded / "shards" / "open").glob("*.tar"))
+    assert grouped_bytes < ungrouped_bytes / 2  # the same inputs, one image copy per sample
+    before = _hashes(out / "shards" / "open")
+    run_shards(out, settings)
+    assert _hashes(out / "shards" / "open") == before
+    assert "validate" in run_validate(datagen_config(out)).summary  # the contract accepts grouped samples
