@@ -180,3 +180,33 @@ def test_a_shard_folder_that_vanishes_mid_run_is_counted_then_a_clear_error(tmp_
             skipped.update(batch["skip_counts"])
     skipped.update(take_skip_counts())  # the counts since the last batch, still in this process
     assert skipped["tar:FileNotFoundError"] >= 1
+
+
+def test_weights_count_qa_pairs_so_a_grouped_source_is_drawn_less_often(tmp_path, tiny_tokenizer):
+    """Issue 18 §3: with 4 QA pairs per grouped sample, equal weights must give equal QA pairs, i.e. one
+    grouped sample drawn for four plain ones (the mixture weights count QA pairs, not samples)."""
+    from shard_contract.manifest import read_manifest
+
+    grouped = []
+    for index in range(24):
+        base = make_sample(2000 + index)
+        turns = []
+        for turn in range(4):
+            human = ("<image>\n" if turn == 0 else "") + f"Question {turn}?"
+            turns += [{"from": "human", "value": human}, {"from": "gpt", "value": f"answer {turn}"}]
+        sample = {k: v for k, v in base.sample.items() if k != "answer"}
+        sample.update(conversations=turns, property=None,
+                      qa=[{"id": f"{base.key}-{t}", "property": "P571", "answer": f"answer {t}"} for t in range(4)])
+        grouped.append(ShardSample(base.key, sample, base.image))
+    write_shards(grouped, tmp_path / "grouped", ShardSpec(max_samples=8))
+    assert read_manifest(tmp_path / "grouped")["total_qa_pairs"] == 96
+    sources = {"plain": {"path": _source_folder(tmp_path, "plain", 96), "weight": 1.0},
+               "grouped": {"path": tmp_path / "grouped", "weight": 1.0}}
+    loaded = load_sources(sources)
+    assert [source.pairs_per_sample for source in loaded] == [1.0, 4.0]
+    assert wds_pipeline.normalised_weights(loaded) == pytest.approx([0.8, 0.2])
+    counts = Counter()
+    for batch in _dataset(tmp_path, tiny_tokenizer, sources=sources, micro=8):
+        counts.update(batch["sources"])
+    pairs = {"plain": counts["plain"], "grouped": 4 * counts["grouped"]}
+    assert 0.8 < pairs["grouped"] / pairs["plain"] < 1.25  # equal weights → about equal QA pairs
