@@ -62,7 +62,7 @@ class BackendSettings(RetrySettingsMixin):
     backoff_base_s: float = 1.0  # http: exponential backoff with jitter, 1, 2, 4 … s
     backoff_max_s: float = 30.0
     max_retry_after_s: float = 300.0  # a longer Retry-After stops the stage instead of waiting
-    max_new_tokens: int = 256
+    max_new_tokens: int | None = 256  # refine: null picks by model (refine/rewrite.py)
     batch_size: int = 16  # transformers / vllm: prompts per forward batch
     device: str = "auto"  # transformers: auto | cpu | cuda | cuda:N
     dtype: str = "auto"  # transformers: auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16

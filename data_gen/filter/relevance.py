@@ -32,17 +32,21 @@ from data_gen.backends.base import NOT_SAMPLED, BackendSettings, Score, VisionRe
 
 Record = dict[str, Any]
 JPEG_MAGIC = b"\xff\xd8\xff"
+TINY_THRESHOLD = 0.0  # the demo: every record gets a real score from the random model, none is dropped
+REAL_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
 class FilterSettings(BackendSettings):
     """The `filter:` block of configs/data_gen.yaml: backend settings plus the decision rule."""
 
-    threshold: float = 0.5  # keep when P(yes) >= threshold (0.0 keeps everything and records scores)
+    threshold: float | None = None  # keep when P(yes) >= threshold; null: 0.0 for model=tiny, else 0.5
     top_logprobs: int = 20  # http / vllm: alternatives returned for the first answer token
     max_image_side: int = 1280  # larger images are downscaled before sending
 
     def __post_init__(self) -> None:
+        if self.threshold is None:  # a random tiny model's opinion drops nothing; a real filter does its job
+            object.__setattr__(self, "threshold", TINY_THRESHOLD if self.model == "tiny" else REAL_THRESHOLD)
         super().__post_init__()
         if not 0.0 <= float(self.threshold) <= 1.0:
             raise ValueError(f"threshold must be within [0, 1], got {self.threshold}")

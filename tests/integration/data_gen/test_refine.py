@@ -158,7 +158,7 @@ def test_other_settings_on_existing_output_are_refused(tmp_path, capsys):
     assert run_stage("refine", tmp_path, "refine.backend=none") == 0
     assert run_stage("refine", tmp_path, "refine.backend=http", "refine.url=http://127.0.0.1:9/v1",
                      "refine.model=m") == 2  # fmt: skip
-    assert "other settings (backend, model differ)" in capsys.readouterr().err
+    assert "other settings (backend, max_new_tokens, model differ)" in capsys.readouterr().err
 
 
 def test_unreachable_server_fails_clearly_and_writes_nothing(tmp_path, capsys):

@@ -118,3 +118,19 @@ def test_transformers_backends_on_cuda_in_bfloat16(llm_dir, vlm_dir):
     requests = [VisionRequest(f"Question {i}?", "answer", jpeg(i)) for i in range(3)]
     scores = TransformersYesNoScorer(local(vlm_dir, **gpu)).score(requests)
     assert all(s.source == "logits" and 0.0 <= s.p_yes <= 1.0 for s in scores)
+
+
+def test_real_run_defaults_follow_the_model_not_the_demo():
+    """Issue 17: the documented real-run overrides kept the demo's 16 new tokens, so every JSON reply of a
+    real refiner was cut (`truncated`: a template-only dataset), and the filter's threshold stayed 0.0."""
+    from data_gen.common.settings import settings_from
+    from data_gen.filter.relevance import FilterSettings
+    from data_gen.refine.rewrite import RefineSettings
+
+    block = {"backend": "transformers", "max_new_tokens": None}
+    assert settings_from(RefineSettings, {**block, "model": "tiny"}).max_new_tokens == 16
+    assert settings_from(RefineSettings, {**block, "model": "Qwen/Qwen2.5-72B-Instruct"}).max_new_tokens == 256
+    assert settings_from(RefineSettings, {**block, "model": "m", "max_new_tokens": 64}).max_new_tokens == 64
+    assert settings_from(FilterSettings, {"backend": "transformers", "model": "tiny"}).threshold == 0.0
+    assert settings_from(FilterSettings, {"backend": "http", "url": "http://h/v1", "model": "vlm"}).threshold == 0.5
+    assert settings_from(FilterSettings, {"backend": "none", "threshold": 0.3}).threshold == 0.3
