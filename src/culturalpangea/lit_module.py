@@ -9,7 +9,7 @@ keyword arguments. What it adds is the recipe around the step:
 - a non-finite loss guard: every rank agrees to skip the step (no backward, no update), the skip is
   counted and logged, and training stops with a clear error after `max_nonfinite_steps`;
 - skipped-sample counts from the data workers summed and logged per reason;
-- the data position (per worker: epoch, batches, raw samples consumed) saved in every checkpoint
+- the data position (per worker: epoch, batches, raw samples consumed, pieces of a split sample done) saved in every checkpoint
   and handed back to the DataModule on resume.
 """
 
@@ -91,7 +91,7 @@ class CulturalPangeaModule(L.LightningModule):
         position = batch.get("data_position")
         if position:
             self.data_position[int(position["worker"])] = {
-                key: int(position[key]) for key in ("epoch", "batches_done", "consumed")
+                key: int(position.get(key, 0)) for key in ("epoch", "batches_done", "consumed", "pieces_done")
             }
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:

@@ -64,11 +64,11 @@ class ShardDataModule(L.LightningDataModule):
         collate = (partial(collate_packed, pad_token_id=self.tokenizer.pad_token_id, max_length=self.max_length)
                    if self.packing else partial(collate_samples, pad_token_id=self.tokenizer.pad_token_id))
         dataset = WeightedShardMixture(
-            self.sources, processor, collate, self.micro_batch_size, self.num_workers,
+            self.sources, processor.pieces, collate, self.micro_batch_size, self.num_workers,
             seed=self.seed, shuffle_buffer=self.shuffle_buffer, max_consecutive_skips=self.max_consecutive_skips,
         )
         positions = {
-            worker: (pos["batches_done"], pos["consumed"])
+            worker: (pos["batches_done"], pos["consumed"], pos.get("pieces_done", 0))
             for worker, pos in (resume or {}).items()
             if pos.get("epoch") == epoch
         }

@@ -75,7 +75,7 @@ class WeightedShardMixture(IterableDataset):
         self.shuffle_buffer = shuffle_buffer
         self.max_consecutive_skips = max_consecutive_skips
         self.epoch = 0
-        self.resume_position: dict[int, tuple[int, int]] = {}
+        self.resume_position: dict[int, tuple[int, ...]] = {}
 
     @property
     def total_samples(self) -> int:
@@ -92,10 +92,13 @@ class WeightedShardMixture(IterableDataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def set_resume_position(self, epoch: int, position_per_worker: dict[int, tuple[int, int]]) -> None:
-        """Continue `epoch` where each worker stood: {global_worker_id: (batches_done, raw_consumed)}."""
+    def set_resume_position(self, epoch: int, position_per_worker: dict[int, tuple[int, ...]]) -> None:
+        """Continue `epoch` where each worker stood: {global_worker_id: (batches_done, raw_consumed[,
+        pieces_done])}, `pieces_done` being how many pieces of the last raw sample (an over-long sample
+        split at turn boundaries) are already in a batch (0: none pending)."""
         self.epoch = epoch
-        self.resume_position = {int(worker): (int(b), int(c)) for worker, (b, c) in position_per_worker.items()}
+        self.resume_position = {int(worker): tuple(int(v) for v in position)
+                                for worker, position in position_per_worker.items()}
 
     def _raw_stream(self, source_index: int, global_worker: int, total_workers: int) -> Iterator[dict[str, Any]]:
         source = self.sources[source_index]
@@ -131,19 +134,27 @@ class WeightedShardMixture(IterableDataset):
         streams = [self._raw_stream(index, global_worker, total_workers) for index in range(len(self.sources))]
         choose = random.Random(f"{self.seed}/{self.epoch}/mix/{global_worker}")
         indices = list(range(len(self.sources)))
-        batches_done, skip = self.resume_position.pop(global_worker, (0, 0))
-        for _ in range(skip):  # replay the draws, no decoding
+        batches_done, skip, pieces_done = (*self.resume_position.pop(global_worker, (0, 0)), 0)[:3]
+        for _ in range(skip - (1 if pieces_done else 0)):  # replay the draws, no decoding
             next(streams[choose.choices(indices, self.weights)[0]])
         consumed = skip
+        pending: list[Any] = []  # pieces of the last raw sample not yet in a batch
+        if pieces_done:  # resumed between two pieces of one split sample: redo it, keep what is left
+            pending = _as_pieces(self.process(next(streams[choose.choices(indices, self.weights)[0]])))[pieces_done:]
         for batch_index in range(batches_done, self.batches_per_worker()):
             batch: list[Any] = []
             skipped_in_a_row = 0
             while len(batch) < self.micro_batch_size:
+                if pending:
+                    batch.append(pending.pop(0))
+                    pieces_done += 1
+                    continue
                 raw = next(streams[choose.choices(indices, self.weights)[0]])
                 consumed += 1
-                processed = self.process(raw)
-                if processed is not None:
-                    batch.append(processed)
+                pieces = _as_pieces(self.process(raw))
+                if pieces:
+                    batch.append(pieces[0])
+                    pending, pieces_done = pieces[1:], 1
                     skipped_in_a_row = 0
                     continue
                 skipped_in_a_row += 1
@@ -156,8 +167,16 @@ class WeightedShardMixture(IterableDataset):
             out = self.collate(batch)
             out["data_position"] = {
                 "epoch": self.epoch, "worker": global_worker, "batches_done": batch_index + 1, "consumed": consumed,
+                "pieces_done": pieces_done if pending else 0,
             }
             yield out
+
+
+def _as_pieces(processed: Any) -> list[Any]:
+    """`process` may give one sample, None (skipped) or a list of pieces (SampleProcessor.pieces)."""
+    if processed is None:
+        return []
+    return list(processed) if isinstance(processed, list) else [processed]
 
 
 def _buffer_shuffle(samples: Iterator[dict[str, Any]], size: int, rng: random.Random) -> Iterator[dict[str, Any]]:

@@ -23,6 +23,8 @@ from culturalpangea.data.wds_pipeline import WeightedShardMixture
 from data_gen.shards.writer import ShardSample, ShardSpec, write_shards
 from tests.helpers.shard_samples import make_sample
 
+IGNORE = -100
+
 
 def _source_folder(tmp_path, name, count, offset=0, per_shard=8):
     samples = [make_sample(offset + index, with_image=index % 5 != 4) for index in range(count)]
@@ -210,3 +212,77 @@ def test_weights_count_qa_pairs_so_a_grouped_source_is_drawn_less_often(tmp_path
         counts.update(batch["sources"])
     pairs = {"plain": counts["plain"], "grouped": 4 * counts["grouped"]}
     assert 0.8 < pairs["grouped"] / pairs["plain"] < 1.25  # equal weights → about equal QA pairs
+
+
+def _long_grouped_folder(tmp_path, count=12, rounds=4):
+    samples = []
+    for index in range(count):
+        base = make_sample(3000 + index)
+        turns = []
+        for turn in range(rounds):
+            human = ("<image>\n" if turn == 0 else "") + f"Question {turn} about this picture, asked at some length?"
+            turns += [{"from": "human", "value": human}, {"from": "gpt", "value": f"answer number {turn}"}]
+        sample = {k: v for k, v in base.sample.items() if k != "answer"}
+        sample.update(conversations=turns, property=None,
+                      qa=[{"id": f"{base.key}-{t}", "property": "P571", "answer": f"answer number {t}"}
+                          for t in range(rounds)])
+        samples.append(ShardSample(base.key, sample, base.image))
+    write_shards(samples, tmp_path / "long", ShardSpec(max_samples=4))
+    return tmp_path / "long"
+
+
+def test_an_over_long_multi_turn_sample_is_split_at_turn_boundaries(tmp_path, tiny_tokenizer):
+    """Issue 18 §2: an over-long sample used to be skipped (`too_long`); a multi-turn one is now split into
+    pieces of whole rounds that fit, each with the image, every answer learned once."""
+    folder = _long_grouped_folder(tmp_path, count=1)
+    raw = next(iter(wds_pipeline.tar_samples([(str(p), None) for p in sorted(folder.glob("*.tar"))])))
+    image_id = tiny_tokenizer.convert_tokens_to_ids("<image>")
+    whole = SampleProcessor(tiny_tokenizer, SingleResolutionPreprocessor(56, 14), max_length=4096).pieces(raw)
+    assert len(whole) == 1
+    fits_two_rounds = int(whole[0].input_ids.numel() * 0.7)  # room for about two of the four rounds
+    processor = SampleProcessor(tiny_tokenizer, SingleResolutionPreprocessor(56, 14), max_length=fits_two_rounds)
+    take_skip_counts()
+    assert processor(raw) is None  # one piece: does not fit
+    pieces = processor.pieces(raw)
+    assert len(pieces) == 2 and [p.key for p in pieces] == [f"{raw['__key__']}#0", f"{raw['__key__']}#1"]
+    learned = []
+    for piece in pieces:
+        assert piece.input_ids.numel() <= fits_two_rounds
+        assert piece.input_ids.tolist().count(image_id) == 16  # the image in every piece, once
+        labels = piece.labels.tolist()
+        runs, current = [], []
+        for label in [*labels, IGNORE]:
+            if label != IGNORE:
+                current.append(label)
+            elif current:
+                runs.append(tiny_tokenizer.decode(current))
+                current = []
+        learned += runs
+    assert learned == [f"answer number {t}<|im_end|>" for t in range(4)]  # every answer, once, in order
+    assert take_skip_counts() == {"too_long": 1, "split_long": 1}  # __call__'s skip, then the split
+    tiny = SampleProcessor(tiny_tokenizer, SingleResolutionPreprocessor(56, 14), max_length=20)
+    assert tiny.pieces(raw) == [] and take_skip_counts() == {"too_long": 1}  # not even one round fits
+
+
+def test_resume_between_two_pieces_of_a_split_sample_continues_exactly(tmp_path, tiny_tokenizer):
+    folder = _long_grouped_folder(tmp_path)
+    probe = SampleProcessor(tiny_tokenizer, SingleResolutionPreprocessor(56, 14), max_length=4096)
+    raw = next(iter(wds_pipeline.tar_samples([(str(p), None) for p in sorted(folder.glob("*.tar"))])))
+    limit = int(probe.pieces(raw)[0].input_ids.numel() * 0.7)
+
+    def dataset():
+        processor = SampleProcessor(tiny_tokenizer, SingleResolutionPreprocessor(56, 14), max_length=limit)
+        collate = partial(collate_samples, pad_token_id=tiny_tokenizer.pad_token_id)
+        sources = load_sources({"long": {"path": folder, "weight": 1.0}})
+        return WeightedShardMixture(sources, processor.pieces, collate, 3, 1, seed=5, shuffle_buffer=4)
+
+    uninterrupted = list(dataset())
+    assert all(key.endswith(("#0", "#1")) for key in _keys(uninterrupted))
+    iterator = iter(dataset())
+    seen = [next(iterator) for _ in range(3)]
+    position = seen[-1]["data_position"]
+    assert position["pieces_done"] == 1  # 3 pieces per batch of samples split in 2: a sample straddles
+    resumed = dataset()
+    resumed.set_resume_position(position["epoch"], {position["worker"]: (
+        position["batches_done"], position["consumed"], position["pieces_done"])})
+    assert _keys(seen) + _keys(list(resumed)) == _keys(uninterrupted)
