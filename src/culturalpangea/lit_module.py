@@ -9,8 +9,8 @@ keyword arguments. What it adds is the recipe around the step:
 - a non-finite loss guard: every rank agrees to skip the step (no backward, no update), the skip is
   counted and logged, and training stops with a clear error after `max_nonfinite_steps`;
 - skipped-sample counts from the data workers summed and logged per reason;
-- the data position (per worker: epoch, batches, raw samples consumed, pieces of a split sample done) saved in every checkpoint
-  and handed back to the DataModule on resume.
+- the data position (per worker: epoch, batches, raw samples consumed, pieces of a split sample done)
+  saved in every checkpoint and handed back to the DataModule on resume.
 """
 
 from __future__ import annotations
