@@ -103,11 +103,12 @@ class Generation:
 
 @dataclass(frozen=True)
 class VisionRequest:
-    """One relevance check: the record's question and answer and its image as JPEG bytes."""
+    """One relevance check: the record's question and answer, its image as JPEG bytes, and the entity."""
 
     question: str
     answer: str
     jpeg: bytes
+    entity: str | None = None  # the entity the image should show ("Mount Fuji (Q39231)"), named in the prompt
 
 
 @dataclass(frozen=True)

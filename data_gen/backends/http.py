@@ -224,7 +224,7 @@ class HttpYesNoScorer:
         payloads = [
             {
                 "model": self.settings.model,
-                "messages": filter_messages(r.question, r.answer, data_url_part(r.jpeg)),
+                "messages": filter_messages(r.question, r.answer, data_url_part(r.jpeg), r.entity),
                 "max_tokens": 1,
                 "temperature": 0.0,
                 "logprobs": True,

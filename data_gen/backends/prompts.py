@@ -64,8 +64,9 @@ REFINE_INSTRUCTION = (
 FILTER_SYSTEM = "You are a careful annotator of visual question answering data."
 FILTER_INSTRUCTION = (
     "You will see an image, then a question about it and the question's answer (the question may be in any "
-    "language). Decide whether the image shows what the question asks about, so that the question can be "
-    "answered by looking at the image (with general knowledge about what is shown). "
+    "language), and, when known, the entity the image is supposed to show. Decide whether the image shows "
+    "that entity and what the question asks about, so that the question can be answered by looking at the "
+    "image (with general knowledge about what is shown): a picture of another place or thing is No. "
     "Reply with one word, Yes or No, in English."
 )
 
@@ -131,12 +132,13 @@ def refine_messages(item: RefineItem) -> list[Message]:
     ]
 
 
-def filter_text(question: str, answer: str) -> str:
-    """The variable text after the image in a relevance prompt."""
-    return f"Question: {question}\nAnswer: {answer}\nIs the image relevant, Yes or No?"
+def filter_text(question: str, answer: str, entity: str | None = None) -> str:
+    """The variable text after the image in a relevance prompt (the entity named when the record knows it)."""
+    shown = f"The image should show: {entity}\n" if entity else ""
+    return f"{shown}Question: {question}\nAnswer: {answer}\nIs the image relevant, Yes or No?"
 
 
-def filter_messages(question: str, answer: str, image_part: Message) -> list[Message]:
+def filter_messages(question: str, answer: str, image_part: Message, entity: str | None = None) -> list[Message]:
     """Chat messages for one relevance check; `image_part` is the backend's image content part.
 
     HTTP and vLLM use `{"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,…"}}`
@@ -149,7 +151,7 @@ def filter_messages(question: str, answer: str, image_part: Message) -> list[Mes
             "content": [
                 {"type": "text", "text": FILTER_INSTRUCTION},
                 image_part,
-                {"type": "text", "text": filter_text(question, answer)},
+                {"type": "text", "text": filter_text(question, answer, entity)},
             ],
         },
     ]

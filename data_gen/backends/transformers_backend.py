@@ -138,7 +138,7 @@ class TransformersYesNoScorer:
         for batch in _batches(list(range(len(requests))), self.settings.batch_size):
             texts = [
                 self.processor.apply_chat_template(
-                    filter_messages(requests[i].question, requests[i].answer, {"type": "image"}),
+                    filter_messages(requests[i].question, requests[i].answer, {"type": "image"}, requests[i].entity),
                     tokenize=False,
                     add_generation_prompt=True,
                 )

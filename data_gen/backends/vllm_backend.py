@@ -95,7 +95,7 @@ class VllmYesNoScorer:
 
     def score(self, requests: list[VisionRequest]) -> list[Score]:
         params = self.vllm.SamplingParams(temperature=0.0, max_tokens=1, logprobs=self.top_logprobs, seed=0)
-        conversations = [filter_messages(r.question, r.answer, data_url_part(r.jpeg)) for r in requests]
+        conversations = [filter_messages(r.question, r.answer, data_url_part(r.jpeg), r.entity) for r in requests]
         outputs = self.llm.chat(conversations, params, use_tqdm=False)
         return [score_from_output(output) for output in outputs]
 

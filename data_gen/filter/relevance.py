@@ -75,7 +75,17 @@ def _request(record: Record, root: Path, max_side: int) -> VisionRequest | None:
         jpeg = image_bytes(root / relative, max_side)
     except (OSError, ValueError):
         return None
-    return VisionRequest(str(record.get("question", "")), str(record.get("answer", "")), jpeg)
+    return VisionRequest(str(record.get("question", "")), str(record.get("answer", "")), jpeg, entity_name(record))
+
+
+def entity_name(record: Record) -> str | None:
+    """"Mount Fuji (Q39231)" from the record's entity label and QID (issue 17: the prompt never named the entity,
+    so a photo of the wrong entity passed), or None when the record knows neither."""
+    label = (record.get("provenance") or {}).get("entity_label")
+    qid = record.get("qid")
+    if label and qid:
+        return f"{label} ({qid})"
+    return label or qid or None
 
 
 def _with_score(record: Record, score: float | None, source: str | None) -> Record:

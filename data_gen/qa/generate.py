@@ -260,6 +260,12 @@ def entity_questions(entity: Mapping[str, Any], settings: QASettings, known: set
     return questions
 
 
+def entity_label(entity: Mapping[str, Any], language: str) -> str | None:
+    """The entity's English label (else its label in the record's language): named to the relevance filter."""
+    labels = entity.get("labels") or {}
+    return labels.get("en") or labels.get(language) or None
+
+
 def _key_hash(seed: int, rest: str) -> str:
     return hashlib.blake2b(f"{seed}|{rest}".encode(), digest_size=5).hexdigest()
 
@@ -434,6 +440,7 @@ class QAGenerator:
                 "refined": False,
                 "filter_score": None,
                 "image": image.provenance,
+                "entity_label": entity_label(entity, language),
             },
         }
         return record

@@ -177,3 +177,20 @@ def test_filter_falls_back_to_the_text_and_says_so():
 def test_filter_needs_the_chat_api():
     with OpenAITestServer() as server, pytest.raises(BackendError, match="api=chat"):
         HttpYesNoScorer(settings(server, api="completions"))
+
+
+def test_the_relevance_prompt_names_the_entity_the_image_should_show(tmp_path):
+    """Issue 17: the filter prompt never named the entity, so a photo of the wrong entity passed."""
+    from data_gen.filter.relevance import _request
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.jpg").write_bytes(jpeg(1))
+    record = {"question": "Which mountain is this?", "answer": "Mount Fuji", "qid": "Q39231", "image": "images/a.jpg",
+              "provenance": {"entity_label": "Mount Fuji"}}
+    request = _request(record, tmp_path, 1280)
+    assert request.entity == "Mount Fuji (Q39231)"
+    with OpenAITestServer(responder=lambda body: Reply("No", logprobs={"No": -0.1, "Yes": -2.5})) as server:
+        HttpYesNoScorer(settings(server)).score([request, VisionRequest("Question 0?", "answer 0", jpeg(0))])
+    prompts = sorted(seen.prompt for seen in server.seen)
+    assert any("The image should show: Mount Fuji (Q39231)\nQuestion: Which mountain is this?" in p for p in prompts)
+    assert any("Question 0?" in p and "should show" not in p for p in prompts)  # a record without an entity

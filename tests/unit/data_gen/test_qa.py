@@ -50,7 +50,9 @@ def test_records_follow_the_contract_and_the_record_format(generated) -> None:
         assert check_sample(record, has_image=True) is None, record["id"]
         assert record["conversations"][0]["value"].startswith("<image>\n" + record["question"])
         assert record["conversations"] == conversations(record)  # the generator's fast path = qa_format
-        assert set(record["provenance"]) == {"template", "refined", "filter_score", "image"}
+        assert set(record["provenance"]) == {"template", "refined", "filter_score", "image", "entity_label"}
+        if record["property"] == "entity_recognition" and record["language"] == "en":
+            assert record["provenance"]["entity_label"] == record["answer"]  # the English label, for the filter
         assert set(record["provenance"]["image"]) == {"file", "url", "author", "license", "placeholder"}
         assert record["image"].startswith(f"images/{record['country']}/")
     languages = Counter(record["language"] for record in records)
