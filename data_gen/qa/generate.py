@@ -266,6 +266,14 @@ def entity_label(entity: Mapping[str, Any], language: str) -> str | None:
     return labels.get("en") or labels.get(language) or None
 
 
+def own_names(entity: Mapping[str, Any], language: str) -> set[str]:
+    """The entity's own label and aliases in `language` and English, folded (never an answer or distractor
+    of a question about one of its properties)."""
+    labels, aliases = entity.get("labels") or {}, entity.get("aliases") or {}
+    names = [labels.get(code) for code in (language, "en")] + [*aliases.get(language, ()), *aliases.get("en", ())]
+    return {fold(name) for name in names if name}
+
+
 def _key_hash(seed: int, rest: str) -> str:
     return hashlib.blake2b(f"{seed}|{rest}".encode(), digest_size=5).hexdigest()
 
@@ -329,7 +337,12 @@ class QAGenerator:
                 raise ValueSkip("entity_label_missing")
             aliases = tuple(a for a in (entity.get("aliases") or {}).get(language, ()) if a != label)
             return ValueText(label, aliases, "entity")
-        return value_text(question.fact, language, self.bce[language], self.settings.label_fallback)
+        if question.fact.get("value") == entity.get("qid"):
+            raise ValueSkip("answer_is_entity")  # e.g. Kano "located in" Kano: the picture is the answer
+        answer = value_text(question.fact, language, self.bce[language], self.settings.label_fallback)
+        if fold(answer.text) in own_names(entity, language):
+            raise ValueSkip("answer_is_entity")  # e.g. the official name: the entity's own label again
+        return answer
 
     def _pair(
         self,
@@ -376,7 +389,7 @@ class QAGenerator:
         return made
 
     def _excluded(self, entity: Mapping[str, Any], question: Question, language: str, answer: ValueText) -> set[str]:
-        keys = {fold(answer.text), *map(fold, answer.aliases)}
+        keys = {fold(answer.text), *map(fold, answer.aliases), *own_names(entity, language)}  # never itself
         if question.fact is None:
             keys.update(fold(a) for a in (entity.get("aliases") or {}).get(language, ()))
             return keys

@@ -220,3 +220,28 @@ def test_changed_settings_or_inputs_are_refused_not_mixed(tmp_path: Path) -> Non
         handle.write("\n")
     with pytest.raises(DataGenError, match="entities_sha256 differ"):
         run_qa(out, QASettings())
+
+
+def test_no_property_question_answers_with_the_pictured_entity_itself(tmp_path: Path) -> None:
+    """Issue 17 (a): a photo of Kano, "which region is this in?" → "Kano"; "official name" → the entity's own
+    label; the entity's own name offered as a wrong option. Such pairs are now skipped and counted."""
+    out = write_inputs(tmp_path, per_country=6, countries=("FR",))
+    path = out / "entities" / "FR.jsonl"
+    entities = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    first = entities[0]
+    item_fact = next(f for f in first["facts"] if f["type"] == "item")
+    item_fact["value"] = first["qid"]  # "located in" itself
+    next(f for f in first["facts"] if f["property"] == "P1448")["value"] = first["labels"]["en"]  # official name
+    path.write_text("".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in entities),
+                    encoding="utf-8")
+    run_qa(out, QASettings(mcq_fraction=1.0))
+    records = list(iter_records(out / "qa"))
+    own = {fold(label) for label in first["labels"].values()}
+    for record in records:
+        if record["qid"] == first["qid"] and record["property"] != "entity_recognition":
+            assert fold(record["answer"]) not in own, record["id"]
+        if record["question_type"] == "mcq" and record["qid"] == first["qid"]:
+            wrong = [c for c in record["choices"] if c != record["answer"]]
+            assert not {fold(c) for c in wrong} & own, record["id"]  # never its own name as a distractor
+    reasons = json.loads((out / "qa" / "manifest.json").read_text())["reasons"]
+    assert reasons["pair:answer_is_entity"] >= 2
