@@ -3,8 +3,12 @@
 For every entity with at least one usable image, and every language among its country's languages
 plus English, the generator asks
 - an **entity-recognition** question ("What is shown in this image?" → the entity's label), and
-- one question per (catalogue property, value), at most `max_values_per_property` values each,
-as an open-ended pair and, for a deterministic `mcq_fraction` of them, as a 4-option MCQ.
+- one question per catalogue property, as an open-ended pair and, for a deterministic
+  `mcq_fraction` of them, as a 4-option MCQ. A property with several values (Yeats: poet and
+  playwright) is asked once: its first value (in their sorted order) is the answer, and up to
+  `max_values_per_property` − 1 other values are accepted answers (aliases): asking the same
+  question twice with two different answers taught a contradiction (issue 17 (b)). Pairs whose
+  answer is the pictured entity itself are skipped (`pair:answer_is_entity`).
 
 **Distractors** are other answers to the same property in the same language and option group
 (values.py: a year is never offered next to full dates): first from the same country (hard
@@ -255,8 +259,7 @@ def entity_questions(entity: Mapping[str, Any], settings: QASettings, known: set
             by_property.setdefault(pid, []).append(fact)
     for pid, facts in by_property.items():
         ordered = sorted(facts, key=lambda f: (str(f.get("value")), str(f.get("lang", ""))))
-        for index, fact in enumerate(ordered[: settings.max_values_per_property]):
-            questions.append(Question(pid, index, fact, tuple(ordered)))
+        questions.append(Question(pid, 0, ordered[0], tuple(ordered)))  # one question; other values: aliases
     return questions
 
 
@@ -342,7 +345,15 @@ class QAGenerator:
         answer = value_text(question.fact, language, self.bce[language], self.settings.label_fallback)
         if fold(answer.text) in own_names(entity, language):
             raise ValueSkip("answer_is_entity")  # e.g. the official name: the entity's own label again
-        return answer
+        others = [*answer.aliases]
+        for fact in question.all_facts[1: self.settings.max_values_per_property]:
+            try:
+                other = value_text(fact, language, self.bce[language], self.settings.label_fallback)
+            except ValueSkip:
+                continue
+            others += [other.text, *other.aliases]
+        accepted = tuple(dict.fromkeys(text for text in others if fold(text) != fold(answer.text)))
+        return ValueText(answer.text, accepted, answer.group) if accepted != answer.aliases else answer
 
     def _pair(
         self,

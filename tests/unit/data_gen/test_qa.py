@@ -106,7 +106,7 @@ def test_time_options_share_the_answer_precision(generated) -> None:
 
 
 def test_answer_letters_are_balanced_over_ten_thousand_items(tmp_path: Path) -> None:
-    out = write_inputs(tmp_path, per_country=90)
+    out = write_inputs(tmp_path, per_country=100)
     run_qa(out, QASettings(mcq_fraction=1.0))
     letters = Counter()
     for record in iter_records(out / "qa"):
@@ -245,3 +245,23 @@ def test_no_property_question_answers_with_the_pictured_entity_itself(tmp_path: 
             assert not {fold(c) for c in wrong} & own, record["id"]  # never its own name as a distractor
     reasons = json.loads((out / "qa" / "manifest.json").read_text())["reasons"]
     assert reasons["pair:answer_is_entity"] >= 2
+
+
+def test_a_multi_valued_property_is_asked_once_with_its_other_values_accepted(generated) -> None:
+    """Issue 17 (b): the same question with two different answers (Yeats: poet / playwright) were two records."""
+    out, records = generated
+    entities = _entities(out)
+    asked: Counter = Counter()
+    checked = 0
+    for record in records:
+        if record["property"] == "entity_recognition":
+            continue
+        asked[(record["qid"], record["property"], record["language"], record["question_type"])] += 1
+        values = [f for f in entities[record["qid"]]["facts"] if f["property"] == record["property"]]
+        if len(values) > 1 and record["language"] == "en":
+            others = [v["labels"].get("en") for v in values if v["labels"].get("en") and
+                      fold(v["labels"]["en"]) != fold(record["answer"])]
+            assert set(others) <= set(record["answer_aliases"]), record["id"]  # the other true values
+            checked += 1
+    assert checked > 0
+    assert max(asked.values()) == 1  # one question per (entity, property, language, type)
