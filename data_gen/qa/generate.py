@@ -38,14 +38,16 @@ Every skip is counted by reason: `entity:*` per entity, `pair:*` per (value, lan
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from data_gen.common.text import fold
+from data_gen.common.writing_systems import letter_scripts
 from data_gen.qa.answer_texts import ValueSkip, ValueText, value_text
 from data_gen.qa.conversation import human_turn
 from data_gen.qa.question_templates import LanguageTemplates, template_id
@@ -102,8 +104,10 @@ class BalancedPositions:
         return self.block.pop()
 
 
-def pick_distinct(rng: random.Random, tiers: Sequence[Sequence[Option]], excluded: set[str], k: int) -> list[str]:
-    """Up to `k` option texts drawn tier by tier, none of whose keys is excluded or repeated.
+def pick_distinct(rng: random.Random, tiers: Sequence[Sequence[Option]], excluded: set[str], k: int,
+                  accept: Callable[[str], bool] | None = None) -> list[str]:
+    """Up to `k` option texts drawn tier by tier, none of whose keys is excluded or repeated (and, with
+    `accept`, each accepted by it: the answer's writing system).
 
     Within a tier: up to `2k + 2` uniform random draws (rejecting excluded or repeated keys), then, if
     those were unlucky (a tier nearly all excluded), a scan of the whole tier from a random offset,
@@ -120,6 +124,8 @@ def pick_distinct(rng: random.Random, tiers: Sequence[Sequence[Option]], exclude
             text, key = tier[int(random_() * n)]
             if key not in taken:
                 taken.add(key)
+                if accept is not None and not accept(text):
+                    continue
                 chosen.append(text)
                 if len(chosen) == k:
                     return chosen
@@ -128,10 +134,38 @@ def pick_distinct(rng: random.Random, tiers: Sequence[Sequence[Option]], exclude
             text, key = tier[(start + step) % n]
             if key not in taken:
                 taken.add(key)
+                if accept is not None and not accept(text):
+                    continue
                 chosen.append(text)
                 if len(chosen) == k:
                     return chosen
     return chosen
+
+
+# Scripts one language mixes in ordinary writing count as one family when options are compared.
+SCRIPT_FAMILIES = {"Han": "CJK", "Hiragana": "CJK", "Katakana": "CJK"}
+
+
+@functools.lru_cache(maxsize=200_000)
+def writing_family(text: str) -> str | None:
+    """The script most of `text`'s letters are in (Han and kana as one family); None for no letters."""
+    counts = letter_scripts(text)
+    if not counts:
+        return None
+    script = counts.most_common(1)[0][0]
+    return SCRIPT_FAMILIES.get(script, script)
+
+
+def same_writing(answer: str) -> Callable[[str], bool]:
+    """Accepts an option written in the answer's script family (numbers and dates, with no letters, always):
+    a Javanese-script answer among Latin options gave itself away (issue 17 (c))."""
+    family = writing_family(answer)
+
+    def accept(option: str) -> bool:
+        other = writing_family(option)
+        return family is None or other is None or other == family
+
+    return accept
 
 
 @dataclass
@@ -208,6 +242,7 @@ class DistractorPools:
         if language not in self._recognition:
             by_country: dict[str, list[Option]] = {}
             by_class: dict[tuple[str, str], list[Option]] = {}
+            class_anywhere: dict[str, list[Option]] = {}
             everywhere: dict[str, str] = {}
             for country, entity in self.entities:
                 label = (entity.get("labels") or {}).get(language)
@@ -217,18 +252,23 @@ class DistractorPools:
                 by_country.setdefault(country, []).append(option)
                 for cls in entity.get("classes", ()):
                     by_class.setdefault((country, cls), []).append(option)
+                    class_anywhere.setdefault(cls, []).append(option)
                 everywhere.setdefault(option[1], label)
             self._recognition[language] = {
                 "country": by_country,
                 "class": by_class,
+                "class_anywhere": class_anywhere,
                 "everywhere": sorted(((t, k) for k, t in everywhere.items()), key=lambda o: o[1]),
             }
         return self._recognition[language]
 
     def recognition_tiers(self, language: str, country: str, classes: Sequence[str]) -> list[list[Option]]:
+        """Other entities' labels: same country and class, then the same class anywhere (a shrine for a
+        shrine, issue 17 (c)), then the same country, then anywhere."""
         index = self._recognition_index(language)
         same_class = [option for cls in classes for option in index["class"].get((country, cls), [])]
-        return [same_class, index["country"].get(country, []), index["everywhere"]]
+        class_anywhere = [option for cls in classes for option in index["class_anywhere"].get(cls, [])]
+        return [same_class, class_anywhere, index["country"].get(country, []), index["everywhere"]]
 
 
 @dataclass(frozen=True)
@@ -428,7 +468,8 @@ class QAGenerator:
         else:
             tiers = self.pools.property_tiers(question.pid or "", language, answer.group, country)
         wanted = self.settings.num_choices - 1
-        distractors = pick_distinct(rng, tiers, self._excluded(entity, question, language, answer), wanted)
+        distractors = pick_distinct(rng, tiers, self._excluded(entity, question, language, answer), wanted,
+                                    accept=same_writing(answer.text))
         if len(distractors) < wanted:
             return None
         position = positions.next()

@@ -265,3 +265,33 @@ def test_a_multi_valued_property_is_asked_once_with_its_other_values_accepted(ge
             checked += 1
     assert checked > 0
     assert max(asked.values()) == 1  # one question per (entity, property, language, type)
+
+
+def test_options_share_the_answers_writing_system_and_recognition_options_its_class(tmp_path: Path) -> None:
+    """Issue 17 (c): a Javanese-script answer sat among Latin options (it gave itself away), and most wrong
+    options of recognition questions did not share a class with the answer."""
+    from data_gen.qa.generate import writing_family
+
+    out = write_inputs(tmp_path, per_country=30, countries=("FR", "JP"))
+    path = out / "entities" / "FR.jsonl"
+    entities = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    javanese = "ꦥꦿꦩ꧀ꦧꦤꦤ꧀"
+    entities[1]["labels"]["en"] = javanese
+    path.write_text("".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in entities),
+                    encoding="utf-8")
+    run_qa(out, QASettings(mcq_fraction=1.0))
+    classes = {e["labels"].get("en"): set(e["classes"]) for e in _entities(out).values()}
+    shared = total = 0
+    for record in iter_records(out / "qa"):
+        if record["question_type"] != "mcq":
+            continue
+        families = {writing_family(choice) for choice in record["choices"]} - {None}
+        assert len(families) <= 1, record["choices"]  # one writing system per question
+        assert (javanese in record["choices"]) == (record["answer"] == javanese) or len(families) == 1
+        if record["property"] == "entity_recognition" and record["language"] == "en":
+            for choice in record["choices"]:
+                if choice != record["answer"]:
+                    total += 1
+                    shared += bool(classes.get(choice, set()) & classes.get(record["answer"], set()))
+    assert writing_family("富士山") == writing_family("ねぶた祭") == "CJK" and writing_family("1999") is None
+    assert total and shared / total > 0.9  # a class in common: the class tier across countries comes first
