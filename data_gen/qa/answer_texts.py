@@ -103,11 +103,24 @@ def format_quantity(value: str, language: str) -> ValueText:
     return ValueText(text, (plain,) if plain != text else (), "number")
 
 
+MAX_ANSWER_CHARS = 120  # a label longer than this is a description, not an answer (issue 17 (d))
+
+
+def clean_label(text: str) -> str:
+    """A label as one line (line breaks and runs of white space become one space); ValueSkip when too long."""
+    flat = " ".join(text.split())
+    if not flat:
+        raise ValueSkip("value_label_missing")
+    if len(flat) > MAX_ANSWER_CHARS:
+        raise ValueSkip("answer_too_long")
+    return flat
+
+
 def item_label(labels: dict[str, str], language: str, fallback: tuple[str, ...] = ()) -> str:
     for code in (language, *fallback):
         text = labels.get(code)
         if isinstance(text, str) and text.strip():
-            return text.strip()
+            return clean_label(text)
     raise ValueSkip("value_label_missing")
 
 
@@ -126,8 +139,7 @@ def value_text(fact: dict[str, Any], language: str, bce_pattern: str, fallback: 
     if kind == "quantity":
         return format_quantity(value, language)
     if kind in ("string", "monolingual"):
-        text = " ".join(value.split())
-        if not text:
+        if not value.split():
             raise ValueSkip("empty_value")
-        return ValueText(text, (), "text")
+        return ValueText(clean_label(value), (), "text")
     raise ValueSkip("unknown_value_type")

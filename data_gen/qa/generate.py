@@ -48,7 +48,7 @@ from typing import Any
 
 from data_gen.common.text import fold
 from data_gen.common.writing_systems import letter_scripts
-from data_gen.qa.answer_texts import ValueSkip, ValueText, value_text
+from data_gen.qa.answer_texts import MAX_ANSWER_CHARS, ValueSkip, ValueText, clean_label, value_text
 from data_gen.qa.conversation import human_turn
 from data_gen.qa.question_templates import LanguageTemplates, template_id
 
@@ -246,8 +246,9 @@ class DistractorPools:
             everywhere: dict[str, str] = {}
             for country, entity in self.entities:
                 label = (entity.get("labels") or {}).get(language)
-                if not label:
+                if not label or not label.split() or len(" ".join(label.split())) > MAX_ANSWER_CHARS:
                     continue
+                label = " ".join(label.split())  # one line, as answers are (answer_texts.clean_label)
                 option = (label, fold(label))
                 by_country.setdefault(country, []).append(option)
                 for cls in entity.get("classes", ()):
@@ -376,8 +377,9 @@ class QAGenerator:
     def _answer(self, entity: Mapping[str, Any], question: Question, language: str) -> ValueText:
         if question.fact is None:
             label = (entity.get("labels") or {}).get(language)
-            if not label:
+            if not label or not label.split():
                 raise ValueSkip("entity_label_missing")
+            label = clean_label(label)
             aliases = tuple(a for a in (entity.get("aliases") or {}).get(language, ()) if a != label)
             return ValueText(label, aliases, "entity")
         if question.fact.get("value") == entity.get("qid"):

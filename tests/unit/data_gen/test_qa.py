@@ -295,3 +295,25 @@ def test_options_share_the_answers_writing_system_and_recognition_options_its_cl
                     shared += bool(classes.get(choice, set()) & classes.get(record["answer"], set()))
     assert writing_family("富士山") == writing_family("ねぶた祭") == "CJK" and writing_family("1999") is None
     assert total and shared / total > 0.9  # a class in common: the class tier across countries comes first
+
+
+def test_a_label_with_a_line_break_stays_one_line_and_a_description_is_no_answer(tmp_path: Path) -> None:
+    """Issue 17 (d): a label with a line break split an option over two lines; a 300-character label became
+    an answer."""
+    out = write_inputs(tmp_path, per_country=8, countries=("FR",))
+    path = out / "entities" / "FR.jsonl"
+    entities = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    entities[0]["labels"]["en"] = "Pont\nNeuf"
+    entities[1]["labels"]["en"] = "A very long description " * 13  # > 120 characters
+    path.write_text("".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in entities),
+                    encoding="utf-8")
+    run_qa(out, QASettings(mcq_fraction=1.0))
+    records = list(iter_records(out / "qa"))
+    for record in records:
+        texts = [record["answer"], *(record.get("choices") or []), *(t["value"] for t in record["conversations"])]
+        assert not any("\n" in text for text in [record["answer"], *(record.get("choices") or [])]), record["id"]
+        assert len(record["answer"]) <= 120 and all(len(c) <= 120 for c in record.get("choices") or [])
+        assert texts
+    assert any(r["answer"] == "Pont Neuf" for r in records)
+    reasons = json.loads((out / "qa" / "manifest.json").read_text())["reasons"]
+    assert reasons["pair:answer_too_long"] >= 1
