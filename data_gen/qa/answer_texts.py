@@ -11,8 +11,10 @@
   Wikidata RDF export does): year 0 is 1 BCE, -1 is 2 BCE; they are written with the language's
   `bce_year` template ("500 av. J.-C."). Dates Python cannot represent (year > 9999, Feb 30) are
   skipped as `bad_time`.
-- **quantity**: the decimal in the locale's grouping and decimal marks (Babel, Latin digits),
-  keeping every significant digit. Truthy values lose their unit, so the answer is the bare
+- **digits**: the locale's own (CLDR's default numbering system: Persian answers in Persian
+  digits, issue 17 (e)), with the Latin-digit form kept as an alias; Latin elsewhere.
+- **quantity**: the decimal in the locale's grouping and decimal marks (Babel), keeping every
+  significant digit. Truthy values lose their unit, so the answer is the bare
   number; the question templates ask for the measure, and the unit is a known gap of `wdt:`.
 - **string / monolingual**: the text itself (a name in its own language is the answer in any
   question language).
@@ -63,8 +65,38 @@ def babel_locale(language: str) -> Locale:
     return Locale.parse(BABEL_LOCALES.get(language, language))
 
 
+# The zero of each decimal numbering system a CLDR locale may default to (Unicode: digits are consecutive).
+NUMBERING_ZERO = {"arab": 0x0660, "arabext": 0x06F0, "beng": 0x09E6, "deva": 0x0966, "mymr": 0x1040,
+                  "thai": 0x0E50, "tamldec": 0x0BE6, "telu": 0x0C66, "khmr": 0x17E0, "laoo": 0x0ED0}
+
+
+@lru_cache(maxsize=64)
+def digit_table(language: str) -> dict[int, str] | None:
+    """ASCII digit → the digit of the locale's default numbering system (CLDR through Babel: Persian uses
+    `arabext`); None where that system is Latin."""
+    zero = NUMBERING_ZERO.get(babel_locale(language).default_numbering_system)
+    return None if zero is None else {ord("0") + n: chr(zero + n) for n in range(10)}
+
+
+def with_native_digits(text: ValueText, language: str) -> ValueText:
+    """`text` in the locale's digits, its Latin-digit spelling kept as an alias (unchanged where digits are Latin)."""
+    table = digit_table(language)
+    if table is None:
+        return text
+    native = text.text.translate(table)
+    if native == text.text:
+        return text
+    aliases = tuple(dict.fromkeys(a for a in (text.text, *text.aliases, *(a.translate(table) for a in text.aliases))
+                                  if a != native))
+    return ValueText(native, aliases, text.group)
+
+
 @lru_cache(maxsize=1 << 16)
 def format_time(value: str, language: str, bce_pattern: str) -> ValueText:
+    return with_native_digits(_format_time(value, language, bce_pattern), language)
+
+
+def _format_time(value: str, language: str, bce_pattern: str) -> ValueText:
     """A truthy xsd:dateTime in the language's pattern, at the precision rule of the module docstring."""
     match = TIME_PATTERN.match(value.strip())
     if not match:
@@ -99,8 +131,13 @@ def format_quantity(value: str, language: str) -> ValueText:
         raise ValueSkip("bad_quantity")
     amount = amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount.normalize()
     plain = format(amount, "f")
-    text = format_decimal(amount, locale=babel_locale(language), decimal_quantization=False)
-    return ValueText(text, (plain,) if plain != text else (), "number")
+    locale = babel_locale(language)
+    latin = format_decimal(amount, locale=locale, decimal_quantization=False)
+    if digit_table(language) is None:
+        return ValueText(latin, (plain,) if plain != latin else (), "number")
+    native_marks = format_decimal(amount, locale=locale, decimal_quantization=False, numbering_system="default")
+    aliases = tuple(dict.fromkeys(a for a in (latin, plain) if a != native_marks))
+    return with_native_digits(ValueText(native_marks, aliases, "number"), language)
 
 
 MAX_ANSWER_CHARS = 120  # a label longer than this is a description, not an answer (issue 17 (d))

@@ -77,3 +77,21 @@ def test_fold_ignores_case_diacritics_and_spacing() -> None:
     # one fold for QA and the refinement guards (common/text.py): accents go, Indic vowel signs stay
     assert fold("कुतुब") != fold("कतब") and fold("कुतुब") == "कुतुब"
     assert fold("한국어") == "한국어"  # Hangul recomposed after NFKD
+
+
+def test_numbers_use_the_locales_own_digits_and_igbo_bce_is_igbo():
+    """Issue 17 (e): Persian numbers came in Latin digits; Igbo BCE years read "BC" in English."""
+    import json
+    from pathlib import Path
+
+    from data_gen.qa.answer_texts import format_quantity, format_time
+
+    persian = format_quantity("+12345.5", "fa")
+    assert persian.text == "۱۲٬۳۴۵٫۵" and "12345.5" in persian.aliases  # CLDR fa: arabext digits and marks
+    year = format_time("1887-01-01T00:00:00Z", "fa", "{year}")
+    assert year.text == "۱۸۸۷" and "1887" in year.aliases
+    assert format_quantity("+12345", "en").text == "12,345"  # Latin where the locale's digits are Latin
+    template = json.loads((Path(__file__).resolve().parents[3] / "data_gen" / "qa" / "templates" / "ig.json")
+                          .read_text(encoding="utf-8"))
+    pattern = template["values"]["bce_year"]
+    assert format_time("-0499-01-01T00:00:00Z", "ig", pattern).text == "500 Tupu Kraist"  # CLDR ig era name
