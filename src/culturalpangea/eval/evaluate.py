@@ -114,13 +114,25 @@ def run_one(settings: EvalSettings, name: str, generator: Generator, seen: set[s
     stats = run.run(name, ADAPTERS[name].items(folder, options))
     print(f"[eval] {name}: {stats.generated} generated, {stats.resumed} resumed, {stats.errors} errors "
           f"in {stats.seconds:.1f}s")
-    section = benchmark_section(name, store.records, seen, run=stats.as_dict())
-    if unlabelled(store.records):  # labels withheld by the publisher (CVQA's test split): a leaderboard file
-        path = Path(settings.out_dir) / "submissions" / f"{name}.csv"
-        section["submission"] = {"path": str(path), "items": write_submission(store.records, path)}
+    return scored_section(name, store.records, seen, Path(settings.out_dir), run=stats.as_dict())
+
+
+def scored_section(name: str, records: list[dict[str, Any]], seen: set[str] | None, out_dir: Path,
+                   run: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The report section of one benchmark's records, and its leaderboard file when labels are withheld."""
+    section = benchmark_section(name, records, seen, run=run)
+    if unlabelled(records):  # labels withheld by the publisher (CVQA's test split): a leaderboard file
+        path = Path(out_dir) / "submissions" / f"{name}.csv"
+        section["submission"] = {"path": str(path), "items": write_submission(records, path)}
         print(f"[eval] {name}: {section['submission']['items']} items without published labels: answers in {path} "
               "for the benchmark's leaderboard, not scored here")
     return section
+
+
+def write_report_files(out_dir: Path, report: Mapping[str, Any]) -> None:
+    """report.json and report.md, atomically (run order kept: no sorted keys)."""
+    atomic_write_text(Path(out_dir) / "report.json", json.dumps(report, ensure_ascii=False, indent=1))
+    atomic_write_text(Path(out_dir) / "report.md", report_markdown(report))
 
 
 def evaluate(settings: EvalSettings, generator: Generator) -> dict[str, Any]:
@@ -137,9 +149,7 @@ def evaluate(settings: EvalSettings, generator: Generator) -> dict[str, Any]:
         if section is not None:
             sections[name] = section
     report = build_report(sections, str(settings.checkpoint), manifests, seen)
-    # run order kept (no sorted keys), so report.md and a later comparison list benchmarks as they ran
-    atomic_write_text(out_dir / "report.json", json.dumps(report, ensure_ascii=False, indent=1))
-    atomic_write_text(out_dir / "report.md", report_markdown(report))
+    write_report_files(out_dir, report)
     if other is not None:
         comparison = compare_reports(report, other)
         atomic_write_json(out_dir / "comparison.json", comparison)

@@ -56,6 +56,11 @@ def _committed(path: Path) -> tuple[list[dict[str, Any]], int, int]:
     return records, end, commits
 
 
+def committed_records(path: Path) -> list[dict[str, Any]]:
+    """The committed records of a prediction file (what a resume would keep)."""
+    return _committed(Path(path))[0]
+
+
 class PredictionStore:
     """The predictions of one benchmark in one run folder."""
 

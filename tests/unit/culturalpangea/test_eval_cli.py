@@ -151,3 +151,25 @@ def test_cvqa_as_published_with_withheld_labels_is_generated_and_written_for_the
     assert [int(row[1]) for row in rows[:4]] == [1, 2, 3, 0]  # "no idea" → its first a–d letter, "d"
     assert "Labels withheld for 6 items" in (out / "report.md").read_text()
     assert "items without published labels" in capsys.readouterr().out
+
+
+def test_rescore_rebuilds_the_report_from_stored_predictions_without_a_model(tmp_path, capsys):
+    """Issue 16 §2: existing predictions scored again (e.g. a run made before PangeaBench's rules existed)."""
+    from culturalpangea.eval.rescore import main as rescore_main
+
+    data = tmp_path / "data"
+    write_benchmarks(data, benchmarks=["cvqa", "maxm", "marvl"])
+    out = tmp_path / "run"
+    cfg = _compose([f"checkpoint={tmp_path}/ckpt", f"data_dir={data}", f"out_dir={out}", "logger=none",
+                    "benchmark=[cvqa,maxm,marvl]", f"paths.root_dir={tmp_path}"])
+    assert run(cfg, generator=ScriptedGenerator()) == 0
+    original = json.loads((out / "report.json").read_text())
+    stale = dict(original, summary={k: {**v, "pangeabench": None} for k, v in original["summary"].items()})
+    (out / "report.json").write_text(json.dumps(stale))  # as a run scored before the PangeaBench column
+    (out / "report.md").unlink()
+    assert rescore_main([str(out)]) == 0
+    again = json.loads((out / "report.json").read_text())
+    assert again["summary"] == original["summary"] and list(again["benchmarks"]) == list(original["benchmarks"])
+    assert again["checkpoint"] == original["checkpoint"] and (out / "report.md").is_file()
+    assert rescore_main([str(tmp_path / "empty")]) == 2
+    assert "no predictions in" in capsys.readouterr().err
