@@ -23,10 +23,11 @@ from typing import Any
 
 from culturalpangea.eval.metrics import mmmu, pangeabench
 from culturalpangea.eval.metrics.bleu import corpus_bleu
-from culturalpangea.eval.metrics.cider import corpus_cider
+from culturalpangea.eval.metrics.cider import cider_d_tokens, corpus_cider
 from culturalpangea.eval.metrics.entity import entity_match
 from culturalpangea.eval.metrics.exact import exact_match, relaxed_match
 from culturalpangea.eval.metrics.mcq import parse_choice, score_choice
+from culturalpangea.eval.metrics.ptb import ptb_tokens
 from culturalpangea.eval.metrics.rouge import corpus_rouge_l, rouge_l
 from culturalpangea.eval.metrics.yesno import score_yes_no
 
@@ -41,7 +42,7 @@ PRIMARY: dict[str, str] = {
 METRIC_ORDER = ("score", "accuracy", "exact_match", "relaxed_accuracy", "rouge_l", "bleu", "cider", "pangeabench")
 # Benchmarks also scored by PangeaBench's own rules (metrics/pangeabench.py), to compare with the paper.
 # MMMU and xMMMU are judged by MMMU's official rules (metrics/mmmu.py), which PangeaBench uses for xMMMU.
-PANGEABENCH_RULES = ("cvqa", "m3exam", "marvl", "maxm", "xgqa", "mmmu", "xmmmu")
+PANGEABENCH_RULES = ("cvqa", "m3exam", "marvl", "maxm", "xgqa", "mmmu", "xmmmu")  # per item; xm100: per corpus
 MMMU_RULES = ("mmmu", "xmmmu")
 
 
@@ -104,6 +105,16 @@ def _score_mcq(prediction: str, target: Mapping[str, Any]) -> dict[str, Any]:
     return {"correct": correct, "parsed": parsed, "value": float(correct)}
 
 
+def pangeabench_cider(records: list[Record]) -> float:
+    """XM100 as PangeaBench scores it (`xm100/utils.py::xm100_aggregation_result`): CIDEr-D against the
+    item's one reference (its first caption), on PTB tokens (metrics/ptb.py), on the COCO scale — not
+    ×100 as the project's own CIDEr column."""
+    hypotheses = [ptb_tokens(str(r.get("prediction") or "")) for r in records]
+    references = [[ptb_tokens(r["target"]["captions"][0])] for r in records]
+    score, _ = cider_d_tokens(hypotheses, references)
+    return score
+
+
 def _mean(values: list[float]) -> float | None:
     return 100.0 * sum(values) / len(values) if values else None
 
@@ -141,6 +152,8 @@ def aggregate(records: Iterable[Record], primary: str = "score") -> dict[str, An
     captions = [r for r in good if r["task"] == "caption"]
     if captions:
         metrics.update(_caption_metrics(captions))
+        if all(r.get("benchmark") == "xm100" for r in captions):
+            metrics["pangeabench"] = pangeabench_cider(captions)
     values = [o["value"] for o in outcomes if o["value"] is not None]
     metrics["score"] = metrics.get(primary) if primary != "score" else _mean(values)
     result.update({name: metrics[name] for name in METRIC_ORDER if metrics.get(name) is not None})

@@ -71,8 +71,61 @@ def test_records_get_both_scores_and_pangeabench_only_where_it_has_rules():
     assert result["accuracy"] == 50.0 and result["unparseable"] == 1  # the project's rule does not guess
     maxm = [record("maxm", "vqa", {"answers": ["rouge"]}, "rouge.", "x1")]
     assert aggregate(maxm, "exact_match")["pangeabench"] == 0.0
-    elsewhere = [record("xm100", "caption", {"captions": ["a cat"]}, "a cat", "c1")]
-    assert "pangeabench" not in aggregate(elsewhere, "cider")
+    elsewhere = [record("almbench", "long", {"references": ["a cat"]}, "a cat", "c1")]
+    assert "pangeabench" not in aggregate(elsewhere, "score")
+
+
+# pycocoevalcap's PTBTokenizer (Stanford CoreNLP, Java, -lowerCase, punctuation tokens dropped) gave these
+# outputs for these captions when run on the machine this was written on (Java is not needed here)
+PTB_CASES = [
+    ("A red house, by the lake.", "a red house by the lake"),
+    ("Don't stop-me now!", "do n't stop-me now"),
+    ("The cat's toy (blue) is on 3.5 m tables...", "the cat 's toy -lrb- blue -rrb- is on 3.5 m tables"),
+    ("湖のそばの赤い家。", "湖のそばの赤い家 。"),
+    ("一只猫在沙发上", "一只猫在沙发上"),
+    ("l'homme et l'enfant", "l'homme et l'enfant"),
+    ("It costs $5,000 -- really?", "it costs $ 5,000 really"),
+    ('"Quoted" text `here`', "quoted text here"),
+    ("e-mail U.S.A. Mr. Smith", "e-mail u.s.a. mr. smith"),
+    ("mother-in-law's 50% off; ok:yes", "mother-in-law 's 50 % off ok yes"),
+    ("The 1990s building (built 1995) is 12.5m tall!", "the 1990s building -lrb- built 1995 -rrb- is 12.5 m tall"),
+    ("Wow!!! Amazing...", "wow !!! amazing"),
+    ("A photo of Mt. Fuji at 6:30 a.m.", "a photo of mt. fuji at 6:30 a.m."),
+    ("Kids (ages 5-7) play.", "kids -lrb- ages 5-7 -rrb- play"),
+    ("They're here; we've seen it, I'll go, I'd say, I'm fine.",
+     "they 're here we 've seen it i 'll go i 'd say i 'm fine"),
+    ("एक बिल्ली सोफे पर सो रही है।", "एक बिल्ली सोफे पर सो रही है ।"),
+    ("บ้านสีแดง ริมทะเลสาบ", "บ้านสีแดง ริมทะเลสาบ"),
+    ("Wait...what?", "wait what"),
+]
+
+
+@pytest.mark.parametrize(("caption", "tokens"), PTB_CASES)
+def test_ptb_tokens_match_the_coco_tokenizer(caption, tokens):
+    from culturalpangea.eval.metrics.ptb import ptb_tokens
+
+    assert ptb_tokens(caption) == tokens.split()
+
+
+def test_xm100_pangeabench_is_cider_on_one_reference_ptb_tokens_and_the_coco_scale():
+    """xm100/utils.py::xm100_aggregation_result: pycocoevalcap's Cider on PTB tokens against the row's one
+    caption, reported as is (0.x, not ×100). The expectation is pycocoevalcap's own Cider on those tokens."""
+    from pycocoevalcap.cider.cider import Cider
+
+    from culturalpangea.eval.metrics.ptb import ptb_tokens
+    from culturalpangea.eval.scoring import aggregate
+
+    items = [("A red house by a lake.", ["A red house near the lake.", "A house."]),
+             ("Two dogs play in the snow!", ["Two dogs playing in snow.", "Dogs."]),
+             ("A man riding a bike.", ["A man rides a bicycle down the street.", "Cyclist."]),
+             ("A bowl of soup.", ["A bowl of ramen on a table.", "Soup."])]
+    records = [{"id": str(i), "benchmark": "xm100", "task": "caption", "target": {"captions": refs},
+                "prediction": hyp, "error": None} for i, (hyp, refs) in enumerate(items)]
+    expected, _ = Cider().compute_score({i: [" ".join(ptb_tokens(refs[0]))] for i, (_, refs) in enumerate(items)},
+                                        {i: [" ".join(ptb_tokens(hyp))] for i, (hyp, _) in enumerate(items)})
+    result = aggregate(records, "cider")
+    assert result["pangeabench"] == pytest.approx(expected, abs=1e-9)
+    assert 0 < result["pangeabench"] < 10  # the COCO scale, where the project's column is ×100
 
 
 # MMMU's official rules as lmms-eval and PangeaBench's xmmmu/utils.py run them

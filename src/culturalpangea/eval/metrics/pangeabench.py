@@ -20,6 +20,8 @@ it (behaviour reproduced and tested verdict by verdict; no code carried over):
   matters only for a model that starts its answer with a space), is one of the references (so
   "rouge." is not "rouge").
 - xGQA (`xgqa_process_result`): the lower-cased reference is a substring of the lower-cased answer.
+- XM100 (`xm100_aggregation_result`): CIDEr-D against the item's one reference on the COCO
+  tokenizer's tokens (metrics/ptb.py), on the COCO scale (scoring.pangeabench_cider).
 - MMMU and xMMMU: MMMU's official rules, in metrics/mmmu.py.
 """
 
