@@ -13,7 +13,8 @@ CSV history survives a resume (issue 19 §2): Lightning's CSV writer deletes `me
 finds the folder non-empty, so a requeued run kept only the steps after its checkpoint. Here the
 file is kept and appended to; the rows of steps the resumed run trains again (logged by the
 killed attempt after its last checkpoint) are dropped at the first new row, so every step
-appears once, from the attempt whose weights continued.
+appears once, from the attempt whose weights continued. Rows are flushed every step, so a kill
+between two checkpoints loses none of the rows before the one the resume starts from.
 """
 
 from __future__ import annotations
@@ -131,5 +132,8 @@ def build_loggers(settings: LoggerSettings, run_dir: Path, run_id: str, config: 
     if settings.wandb is not None:
         loggers.append(_wandb(settings.wandb, run_dir, run_id, config))
     if settings.csv is not None:
-        loggers.append(HistoryKeepingCSVLogger(save_dir=settings.csv.save_dir or str(run_dir), name="", version="csv"))
+        # every step's row on disk at once (Lightning flushes every 100 steps): a kill loses no row the
+        # resumed run will not write again
+        loggers.append(HistoryKeepingCSVLogger(save_dir=settings.csv.save_dir or str(run_dir), name="", version="csv",
+                                               flush_logs_every_n_steps=1))
     return loggers
