@@ -9,7 +9,7 @@ benchmarks' own scripts):
 - MaXM: "Given the image and the question, provide a concise answer. {q}\\nAnswer the question using a
   single word or phrase in {Language}." (64 tokens);
 - M3Exam: an in-language instruction naming the subject, the background, the question with its first
-  image placeholder, the options "(A) …", and the in-language "Answer:" cue (32 tokens);
+  image placeholder, the options "(A) …", and the in-language "Answer:" cue (16 tokens, PangeaBench's length);
 - XM100: "Provide a one-sentence caption for the provided image in {Language}." (128 tokens);
 - ALM-Bench: the benchmark's own per-question-type prompts (MCQ, true/false, short, long);
 - MERLIN: no reference prompt for generative models exists; ours asks for the English Wikipedia

@@ -157,3 +157,16 @@ def test_xgqa_matches_xgqa_process_result():
     from culturalpangea.eval.metrics.pangeabench import xgqa_correct
 
     assert xgqa_correct("The car is Red.", "red") and not xgqa_correct("crimson", "red")
+
+
+def test_generation_lengths_are_pangeabenchs():
+    """max_new_tokens of each PangeaBench task file (cvqa.yaml, marvl_*.yaml, maxm_*.yaml, m3exam_*.yaml,
+    xm100_*.yaml, xgqa_*.yaml, xmmmu/mmmu_*_val.yaml): a longer budget changes what an answer can contain."""
+    from omegaconf import OmegaConf
+
+    from culturalpangea.config import config_dir
+
+    lengths = {name: block["max_new_tokens"]
+               for name, block in OmegaConf.load(config_dir() / "eval.yaml").benchmarks.items()}
+    assert {name: lengths[name] for name in ("cvqa", "marvl", "maxm", "m3exam", "xm100", "xgqa", "mmmu", "xmmmu")} == {
+        "cvqa": 16, "marvl": 16, "maxm": 64, "m3exam": 16, "xm100": 128, "xgqa": 16, "mmmu": 16, "xmmmu": 16}
