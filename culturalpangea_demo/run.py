@@ -117,6 +117,26 @@ def _run_step(step: Step, run: DemoRun, stored: dict[str, float]) -> None:
     run.sections.append(step.report(run.out_dir))
 
 
+STAGE_LINE = re.compile(r"^\[data_gen\] (\w+): .*\((\d+(?:\.\d+)?) s\)$", re.MULTILINE)
+
+
+def data_stage_seconds(out_dir: Path) -> dict[str, float]:
+    """Seconds of each data_gen stage, from the `[data_gen]` lines of the data step's log."""
+    log = out_dir / "logs" / "data.log"
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    return {name: float(seconds) for name, seconds in STAGE_LINE.findall(text)}
+
+
+def _model_stage_share(run: DemoRun) -> str:
+    stages = data_stage_seconds(run.out_dir)
+    total = sum(seconds for seconds in run.timings.values() if not math.isnan(seconds))
+    if "refine" not in stages or "filter" not in stages or not total:
+        return ""
+    spent = stages["refine"] + stages["filter"]
+    return (f"\n\nInside the data step: refinement and filtering {spent:.1f} s (refine {stages['refine']:.1f} s, "
+            f"filter {stages['filter']:.1f} s), {100 * spent / total:.0f} % of the demo's {total:.1f} s.")
+
+
 def _timing_rows(run: DemoRun) -> str:
     rows = []
     for name, seconds in run.timings.items():
@@ -130,7 +150,8 @@ def _write_report(run: DemoRun) -> Path:
         "# CulturalPangea demo report",
         "The embedded default: the shipped Wikidata sample, tiny random-weight models, CPU.",
         *run.sections,
-        "## Step timings\n\n| step | time | measured in |\n| --- | ---: | --- |\n" + _timing_rows(run),
+        "## Step timings\n\n| step | time | measured in |\n| --- | ---: | --- |\n" + _timing_rows(run)
+        + _model_stage_share(run),
     ]) + "\n"
     path = run.out_dir / "REPORT.md"
     atomic_write_text(path, text)

@@ -105,7 +105,7 @@ def _model_stage_line(name: str, manifest: dict) -> str:
     reasons = manifest.get("reasons", {})
     skipped = reasons.get("not_sampled", 0)
     sent = manifest["records_in"] - skipped
-    what = "rewritten by the tiny LLM" if name == "refine" else "scored by the tiny VLM"
+    what = "sent to the tiny LLM for a rewrite" if name == "refine" else "scored by the tiny VLM"
     rest = "kept their template question" if name == "refine" else "kept unscored"
     share = 100 * sent / max(1, manifest["records_in"])
     return (f"- **{name}**: {sent:,} of {manifest['records_in']:,} records ({share:.0f} %, "

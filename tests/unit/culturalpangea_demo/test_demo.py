@@ -26,7 +26,8 @@ def test_demo_runs_its_steps_and_writes_the_report(tmp_path, capsys):
                  "[demo] data: ", "[demo] train: ", "[eval] culturalground: "):
         assert line in console, console[-3000:]
     # the model stages ran on a stated share; the rest passed through, counted
-    assert "rewritten by the tiny LLM" in report and "refine.sample_fraction=0.05" in report
+    assert "sent to the tiny LLM for a rewrite" in report and "refine.sample_fraction=0.05" in report
+    assert "refinement and filtering" in report.split("## Step timings", 1)[1]  # their share of the demo
     assert "not_sampled" in report and "scored by the tiny VLM" in report
     # Issue 19 §6: a loss plot, countries and languages named one way, the empty generations explained
     assert "![Training loss](train_loss.png)" in report
