@@ -95,11 +95,10 @@ def _manifests(value: Sequence[str] | str | None) -> list[str]:
 
 
 def run_one(settings: EvalSettings, name: str, generator: Generator, seen: set[str] | None) -> dict[str, Any] | None:
-    """Run and score one benchmark; None when its folder is absent and `missing=skip`."""
+    """Run and score one benchmark; None when its folder is absent (`check_some_data` has already refused
+    that where it is an error: a benchmark named explicitly, or `missing=error`)."""
     folder = benchmark_folder(settings, name)
     if not folder.exists():
-        if settings.explicit or settings.missing == "error":
-            raise FileNotFoundError(f"benchmark {name!r}: folder {folder} not found (set benchmarks.{name}.path)")
         print(f"[eval] {name}: skipped, no data at {folder}")
         return None
     store_path = Path(settings.out_dir) / "predictions" / f"{name}.jsonl"

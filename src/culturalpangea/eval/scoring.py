@@ -60,21 +60,29 @@ def pangeabench_verdict(record: Record) -> bool | None:
     benchmark = record.get("benchmark")
     if benchmark not in PANGEABENCH_RULES:
         return None
-    target, prediction, task = record["target"], str(record.get("prediction") or ""), record["task"]
+    target, prediction, item_id = record["target"], str(record.get("prediction") or ""), str(record["id"])
     if benchmark in MMMU_RULES:
-        if task == "mcq":
-            letter = mmmu.choice_letter(prediction, target["options"], str(record["id"]))
-            return letter == chr(ord("A") + int(target["answer"]))
-        return mmmu.open_correct(prediction, target["answers"])
-    rules: dict[str, Callable[[], bool | None]] = {
-        "xgqa": lambda: pangeabench.xgqa_correct(prediction, target["answers"][0]),
-        "mcq": lambda: None if target.get("answer") is None else (
-            pangeabench.choice_index(prediction, target["options"], str(record["id"])) == int(target["answer"])),
-        "yesno": lambda: pangeabench.marvl_correct(prediction, bool(target["label"])),
-        "vqa": lambda: pangeabench.maxm_exact(prediction, target["answers"]),
-    }
-    rule = rules.get("xgqa" if benchmark == "xgqa" else task)
-    return rule() if rule else None
+        return _mmmu_verdict(record["task"], target, prediction, item_id)
+    if benchmark == "xgqa":
+        return pangeabench.xgqa_correct(prediction, target["answers"][0])
+    return _task_verdict(record["task"], target, prediction, item_id)
+
+
+def _task_verdict(task: str, target: Mapping[str, Any], prediction: str, item_id: str) -> bool | None:
+    """CVQA and M3Exam letters (none where labels are withheld), MaRVL true/false, MaXM short answers."""
+    if task == "mcq":
+        if target.get("answer") is None:
+            return None
+        return pangeabench.choice_index(prediction, target["options"], item_id) == int(target["answer"])
+    if task == "yesno":
+        return pangeabench.marvl_correct(prediction, bool(target["label"]))
+    return pangeabench.maxm_exact(prediction, target["answers"]) if task == "vqa" else None
+
+
+def _mmmu_verdict(task: str, target: Mapping[str, Any], prediction: str, item_id: str) -> bool:
+    if task == "mcq":
+        return mmmu.choice_letter(prediction, target["options"], item_id) == chr(ord("A") + int(target["answer"]))
+    return mmmu.open_correct(prediction, target["answers"])
 
 
 def _score_task(record: Record) -> dict[str, Any]:

@@ -85,8 +85,8 @@ def iterate_rows(
         for index, row in enumerate(rows):
             split_key = (folder, table.split if split_of is None else split_of(row, table))
             if limit is not None and rows_per_split.get(split_key, 0) >= int(limit):
-                if split_of is None:
-                    break  # the rest of this file is the same split: stop reading it
+                if split_key[1] == table.split:
+                    break  # a file of one split: the rest of it is over the limit too, stop reading it
                 continue
             rows_per_split[split_key] = rows_per_split.get(split_key, 0) + 1
             try:
