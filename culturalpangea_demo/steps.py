@@ -187,15 +187,13 @@ def _losses(run: Path) -> tuple[list[tuple[int, float]], list[float]]:
 
 
 def loss_plot(losses: list[tuple[int, float]], path: Path) -> Path:
-    """The training loss per optimizer step as a PNG (matplotlib, Agg), written atomically."""
-    import io
-
+    """The training loss per optimizer step as a PNG (matplotlib, Agg), written as the dataset charts are."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from shard_contract.atomic import atomic_write_bytes
+    from data_gen.shards.stats import save_png
 
     figure, axis = plt.subplots(figsize=(6, 3.2))
     axis.plot([step for step, _ in losses], [loss for _, loss in losses], marker="o", markersize=3, color="#3b7dd8")
@@ -203,12 +201,7 @@ def loss_plot(losses: list[tuple[int, float]], path: Path) -> Path:
     axis.set_xlabel("optimizer step")
     axis.set_ylabel("train/loss")
     axis.grid(alpha=0.3)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return save_png(figure, path)
 
 
 def _train_report(out: Path) -> str:

@@ -93,6 +93,11 @@ def bar_chart(name: str, counts: Mapping[str, int], path: Path, limit: int = 40)
     axis.barh(labels, [value for _, value in rows], color="#3b7dd8")
     axis.set_title(TITLES[name])
     axis.set_xlabel(unit_of(name))
+    return save_png(figure, path)
+
+
+def save_png(figure: Any, path: Path) -> Path:
+    """A matplotlib figure as a 100 dpi PNG at `path`, written atomically; the figure is closed."""
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
