@@ -44,3 +44,17 @@ def test_write_stats_produces_json_markdown_and_pngs(tmp_path):
         with Image.open(out / f"{name}.png") as image:
             assert image.format == "PNG" and image.width > 300
     assert not list(out.glob(".*tmp*"))
+
+
+def test_save_png_writes_a_decodable_png_and_closes_the_figure(tmp_path):
+    """The one PNG writer of the dataset charts and the demo's loss plot."""
+    import matplotlib.pyplot as plt
+
+    from data_gen.shards.stats import save_png
+
+    figure, axis = plt.subplots()
+    axis.plot([0, 1], [1, 0])
+    path = save_png(figure, tmp_path / "plot.png")
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.size[0] > 100
+    assert not plt.fignum_exists(figure.number) and not list(tmp_path.glob(".*tmp*"))
