@@ -6,10 +6,15 @@ Per country:
    (P18), best sitelinks first, `candidates_per_link` each;
 2. **facts**: every catalogue property (plus P31 and P18) of the candidates, `VALUES` batches of
    `facts_batch_size` items: one query per batch, never one per item;
-3. **selection**: items with at least `min_properties` non-trivial catalogue properties, ranked by
-   sitelinks (ties: lower QID first), capped per country and per class. An item counts against its
-   *primary class*, the P31 value most common among the country's candidates (ties: lower QID), so
-   the dominant class (say "human" or "church building") cannot swamp a country.
+3. **selection**: items with at least `min_properties` non-trivial catalogue properties and no
+   denied class (`registries/class_filter.json`, `data_gen/wikidata/class_filter.py`), ranked by
+   regional significance in popularity strata (`data_gen/entities/significance.py`; `ranking=global`:
+   by total sitelinks), capped per country and per class. An item counts against its *primary
+   class*, the P31 value most common among the country's candidates (ties: lower QID), so the
+   dominant class (say "human" or "church building") cannot swamp a country.
+The catalogue is the `cultural` profile by default (`entities.properties`, see
+`data_gen/wikidata/properties.py`). Images: up to `max_images` (1–3) per entity, P18 values first,
+then the entity's other image properties in `image_properties` order (interior, night view, aerial…).
 Then, for all countries at once (fewer queries: batches mix countries, sorted so each batch is
 mostly one country), labels, descriptions and aliases of the selected items in their country's
 languages plus English, and labels of every value item, in `label_batch_size` batches.
@@ -32,6 +37,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from data_gen.common.progress import progress
+from data_gen.entities.significance import RANKINGS, LongTailReport, long_tail_report, rank
+from data_gen.wikidata.class_filter import default_denied_classes, is_denied
 from data_gen.wikidata.client import SparqlClient
 from data_gen.wikidata.identifiers import (
     PREFIXES,
@@ -44,7 +51,7 @@ from data_gen.wikidata.identifiers import (
     qid_number,
     values_clause,
 )
-from data_gen.wikidata.properties import Catalogue
+from data_gen.wikidata.properties import PROFILES, Catalogue
 from data_gen.wikidata.regions import Country, Regions
 
 FILE_PATH_PREFIXES = (
@@ -55,6 +62,10 @@ XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 # WDQS (and the sample) put the sitelink count on the item; the raw RDF dumps (QLever, an Oxigraph
 # loaded from the dumps) keep it on the item's data node, `data:Q1 schema:about wd:Q1`.
 SITELINKS_PATHS = ("wikibase:sitelinks", "^schema:about/wikibase:sitelinks")
+# P18 first, then other image properties of an entity, in this order: image of interior, nighttime
+# view, aerial view, panoramic view, winter view, collage image.
+IMAGE_PROPERTIES = ("P18", "P5775", "P3451", "P8592", "P4291", "P5252", "P2716")
+MAX_IMAGES_PER_ENTITY = 3  # the paper: 1–3 images per entity
 
 
 @dataclass(frozen=True)
@@ -71,10 +82,28 @@ class EntitySettings:
     label_batch_size: int = 500
     max_images: int = 3
     sitelinks_path: str = "wikibase:sitelinks"
+    properties: str = "cultural"
+    ranking: str = "regional"
+    popularity_bands: int = 4
+    deny_classes: tuple[str, ...] | None = None  # None: registries/class_filter.json; () keeps every class
+    allow_classes: tuple[str, ...] = ()
+    image_properties: tuple[str, ...] = IMAGE_PROPERTIES
 
     def __post_init__(self) -> None:
-        for pid in (*self.links, *self.trivial_properties):
+        for pid in (*self.links, *self.trivial_properties, *self.image_properties):
             check_pid(pid)
+        for qid in (*(self.deny_classes or ()), *self.allow_classes):
+            check_qid(qid)
+        if self.properties not in PROFILES:
+            raise ValueError(f"entities.properties must be one of {PROFILES}, got {self.properties!r}")
+        if self.ranking not in RANKINGS:
+            raise ValueError(f"entities.ranking must be one of {RANKINGS}, got {self.ranking!r}")
+        if not self.image_properties or self.image_properties[0] != "P18":
+            raise ValueError("entities.image_properties must start with P18 (candidates are items with a P18 image)")
+        if not 1 <= self.max_images <= MAX_IMAGES_PER_ENTITY:
+            raise ValueError(f"entities.max_images must be 1–{MAX_IMAGES_PER_ENTITY} (the paper's images per entity)")
+        if self.popularity_bands < 1:
+            raise ValueError("entities.popularity_bands must be at least 1")
         if self.sitelinks_path not in SITELINKS_PATHS:
             raise ValueError(f"entities.sitelinks_path must be one of {SITELINKS_PATHS}, got {self.sitelinks_path!r}")
         numbers = (self.candidates_per_link, self.max_per_country, self.max_per_class, self.facts_batch_size)
@@ -86,6 +115,7 @@ class EntitySettings:
 class Candidate:
     qid: str
     sitelinks: int = 0
+    local_sitelinks: int = 0
     links: set[str] = field(default_factory=set)
     facts: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
@@ -93,9 +123,17 @@ class Candidate:
     def classes(self) -> list[str]:
         return sorted({term_qid(term) for pid, term in self.facts if pid == "P31"} - {None}, key=qid_number)
 
+    def image_files(self, image_properties: Sequence[str] = ("P18",)) -> list[str]:
+        """Commons files of the image properties in their order (each property's files sorted), no repeats."""
+        files: dict[str, None] = {}
+        for image_pid in image_properties:
+            names = {name for pid, term in self.facts if pid == image_pid and (name := commons_file_name(term))}
+            files.update(dict.fromkeys(sorted(names)))
+        return list(files)
+
     @property
     def images(self) -> list[str]:
-        return sorted({name for pid, term in self.facts if pid == "P18" and (name := commons_file_name(term))})
+        return self.image_files()
 
 
 def term_qid(term: dict[str, str]) -> str | None:
@@ -198,7 +236,7 @@ def fetch_facts(
     client: SparqlClient, candidates: dict[str, Candidate], catalogue: Catalogue, settings: EntitySettings
 ) -> None:
     """Fill `Candidate.facts` with (pid, term) pairs, batch by batch."""
-    pids = sorted({*catalogue.pids, "P31", "P18"}, key=lambda pid: int(pid[1:]))
+    pids = sorted({*catalogue.pids, "P31", *settings.image_properties}, key=lambda pid: int(pid[1:]))
     qids = sorted(candidates, key=qid_number)
     for batch in batched(qids, settings.facts_batch_size):
         for row in client.select(facts_query(batch, pids)):
@@ -240,34 +278,67 @@ def _counted_properties(candidate: Candidate, catalogue: Catalogue, trivial: set
     return {pid for pid, _ in candidate.facts if pid in catalogue_pids and pid not in trivial}
 
 
-def select_entities(
+def denied_class_set(settings: EntitySettings) -> frozenset[str]:
+    if settings.deny_classes is None:
+        return frozenset(entry.qid for entry in default_denied_classes())
+    return frozenset(settings.deny_classes)
+
+
+def eligible_candidates(
     candidates: dict[str, Candidate], catalogue: Catalogue, settings: EntitySettings
 ) -> tuple[list[Candidate], Counter]:
-    """Rank, filter and cap one country's candidates; also return why the others were dropped."""
+    """Candidates with an image, no denied class and enough catalogue properties; why others were dropped."""
     dropped: Counter = Counter()
     trivial = set(settings.trivial_properties)
+    deny, allow = denied_class_set(settings), frozenset(settings.allow_classes)
     eligible = []
     for candidate in candidates.values():
         if not candidate.images:
             dropped["no_image"] += 1
+        elif is_denied(candidate.classes, deny, allow):
+            dropped["denied_class"] += 1
         elif len(_counted_properties(candidate, catalogue, trivial)) < settings.min_properties:
             dropped["too_few_properties"] += 1
         else:
             eligible.append(candidate)
+    return eligible, dropped
+
+
+@dataclass
+class Selection:
+    """One country's selection: the kept items in rank order, drop reasons, bands and the long-tail report."""
+
+    selected: list[Candidate]
+    dropped: Counter
+    bands: dict[str, int]
+    long_tail: LongTailReport
+
+
+def select_entities(candidates: dict[str, Candidate], catalogue: Catalogue, settings: EntitySettings) -> Selection:
+    """Filter, rank and cap one country's candidates (`local_sitelinks` already set for regional ranking)."""
+    eligible, dropped = eligible_candidates(candidates, catalogue, settings)
     class_frequency = Counter(cls for candidate in eligible for cls in candidate.classes)
-    eligible.sort(key=lambda c: (-c.sitelinks, qid_number(c.qid)))
-    per_class: Counter = Counter()
-    selected: list[Candidate] = []
-    for candidate in eligible:
-        primary = primary_class(candidate, class_frequency)
-        if len(selected) >= settings.max_per_country:
-            dropped["country_cap"] += 1
-        elif per_class[primary] >= settings.max_per_class:
-            dropped["class_cap"] += 1
-        else:
-            per_class[primary] += 1
-            selected.append(candidate)
-    return selected, dropped
+
+    def capped(ordered: list[Candidate], counts: Counter | None = None) -> list[Candidate]:
+        per_class: Counter = Counter()
+        kept: list[Candidate] = []
+        for candidate in ordered:
+            primary = primary_class(candidate, class_frequency)
+            if len(kept) >= settings.max_per_country:
+                reason = "country_cap"
+            elif per_class[primary] >= settings.max_per_class:
+                reason = "class_cap"
+            else:
+                per_class[primary] += 1
+                kept.append(candidate)
+                continue
+            if counts is not None:
+                counts[reason] += 1
+        return kept
+
+    ordered, bands = rank(eligible, settings.ranking, settings.popularity_bands)
+    selected = capped(ordered, dropped)
+    return Selection(selected, dropped, bands, long_tail_report(eligible, selected, capped))
 
 
 def primary_class(candidate: Candidate, class_frequency: Counter) -> str:
@@ -336,7 +407,8 @@ def build_record(
     texts: dict[str, dict[str, list[str]]],
     value_labels: dict[str, dict[str, str]],
     picker: LanguagePicker,
-    max_images: int,
+    settings: EntitySettings,
+    band: int | None = None,
 ) -> dict[str, Any]:
     """One output line for one selected item (languages as Pangea codes)."""
     languages = country.label_languages(picker.regions.always_include)
@@ -355,12 +427,14 @@ def build_record(
         "country": country.code,
         "rank": rank,
         "sitelinks": candidate.sitelinks,
+        "local_sitelinks": candidate.local_sitelinks,
+        "popularity_band": band,
         "links": sorted(candidate.links, key=lambda pid: int(pid[1:])),
         "classes": candidate.classes,
         "labels": {lang: values[0] for lang, values in labels.items()},
         "descriptions": {lang: values[0] for lang, values in descriptions.items()},
         "aliases": picker.pick(texts.get("alias", {}), languages),
-        "images": candidate.images[:max_images],
+        "images": candidate.image_files(settings.image_properties)[: settings.max_images],
         "facts": facts,
     }
 

@@ -4,13 +4,16 @@ Runs the queries of `data_gen/entities/selection.py` country by country (candida
 one label phase for every selected item and value item of the run, batched across countries, and
 writes per country, each atomically:
 
-    entities/<CC>.stats.json   candidates, entities, images, dropped-by-reason (written first)
+    entities/<CC>.stats.json   candidates, entities, images, dropped-by-reason, long tail (written first)
     entities/<CC>.jsonl        the records, rank order (written second: its presence means done)
     entities/manifest.json     totals over every country present + this run's SPARQL counters
 
 The manifest is recomputed from all `<CC>.stats.json` files in the folder, so SLURM array tasks
 that each run a few countries (`countries=FR,JP`) leave a manifest covering everything finished,
-whichever task ends last. A killed run leaves at most hidden temp files (removed on the next run);
+whichever task ends last. `long_tail` (per country, and summed in the manifest) is the effect of
+regional selection: the share of selected entities below the median total sitelinks of the
+country's eligible candidates, as selected and as ranking by total sitelinks would have selected.
+A killed run leaves at most hidden temp files (removed on the next run);
 re-running is cheap because every SPARQL answer is cached on disk (`cache.dir`). Nothing is written
 before the first query has succeeded, so a bad endpoint or country leaves no files behind.
 """
@@ -30,16 +33,18 @@ from data_gen.common.layout import Layout
 from data_gen.common.progress import format_table, progress
 from data_gen.common.stage_result import StageResult
 from data_gen.entities.selection import (
-    Candidate,
     EntitySettings,
     LanguagePicker,
+    Selection,
     build_record,
     collect_candidates,
+    eligible_candidates,
     fetch_facts,
     fetch_texts,
     select_entities,
     term_qid,
 )
+from data_gen.entities.significance import country_wikis, fetch_local_sitelinks
 from data_gen.wikidata.client import SparqlClient
 from data_gen.wikidata.identifiers import qid_number
 from data_gen.wikidata.properties import load_catalogue
@@ -54,8 +59,11 @@ STAGE = "entities"
 class CountryResult:
     country: Country
     candidates: int
-    selected: list[Candidate]
-    dropped: Counter
+    selection: Selection
+
+    @property
+    def selected(self) -> list:
+        return self.selection.selected
 
 
 def _label_phase(
@@ -92,17 +100,18 @@ def _country_records(
     result: CountryResult, texts: dict, value_labels: dict, picker: LanguagePicker, settings: EntitySettings
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The records of one country (items without any label in its languages dropped) and its stats."""
-    catalogue = load_catalogue()
+    catalogue = load_catalogue().profile(settings.properties)
+    bands = result.selection.bands
     records = [
         build_record(
-            c, rank, result.country, catalogue, texts.get(c.qid, {}), value_labels, picker, settings.max_images
+            c, rank, result.country, catalogue, texts.get(c.qid, {}), value_labels, picker, settings, bands.get(c.qid)
         )
         for rank, c in enumerate(result.selected, start=1)
     ]
     named = [record for record in records if record["labels"]]
     for rank, record in enumerate(named, start=1):
         record["rank"] = rank
-    dropped = Counter(result.dropped)
+    dropped = Counter(result.selection.dropped)
     if len(named) < len(records):
         dropped["no_label"] += len(records) - len(named)
     stats = {
@@ -110,6 +119,7 @@ def _country_records(
         "entities": len(named),
         "images": sum(len(r["images"]) for r in named),
         "dropped": dict(sorted(dropped.items())),
+        "long_tail": result.selection.long_tail.as_dict(),
     }
     return named, stats
 
@@ -123,7 +133,8 @@ def run_entities(
     config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run stage 1 and write `out_dir/entities/`; return the manifest."""
-    catalogue = load_catalogue()
+    catalogue = load_catalogue().profile(settings.properties)
+    regions = load_regions()
     layout = Layout(Path(out_dir))
     folder = layout.stage(STAGE)
     remove_temp_files(folder)
@@ -131,9 +142,12 @@ def run_entities(
     for country in progress(countries, desc="entities: candidates+facts", unit="country", enabled=show_progress):
         candidates = collect_candidates(client, country, catalogue, settings)
         fetch_facts(client, candidates, catalogue, settings)
-        selected, dropped = select_entities(candidates, catalogue, settings)
-        results.append(CountryResult(country, len(candidates), selected, dropped))
-    picker = LanguagePicker(load_regions())
+        if settings.ranking == "regional":
+            eligible, _ = eligible_candidates(candidates, catalogue, settings)
+            wikis = country_wikis(country, regions)
+            fetch_local_sitelinks(client, eligible, wikis, settings.facts_batch_size)
+        results.append(CountryResult(country, len(candidates), select_entities(candidates, catalogue, settings)))
+    picker = LanguagePicker(regions)
     before = client.counters.queries
     texts, value_labels = _label_phase(client, results, picker, settings.label_batch_size, show_progress)
     label_queries = client.counters.queries - before
@@ -164,12 +178,30 @@ def write_manifest(
         "countries": countries,
         "total_entities": sum(entry["entities"] for entry in countries.values()),
         "total_images": sum(entry["images"] for entry in countries.values()),
+        "long_tail": long_tail_totals(countries),
         "run": run_info,
         "settings": asdict(settings),
         "config": config or {},
     }
     atomic_write_json(folder / MANIFEST_NAME, manifest)
     return manifest
+
+
+def long_tail_totals(countries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every country's selected entities below its median sitelinks: as selected vs by global ranking."""
+    keys = ("selected", "below_median", "selected_by_global_ranking", "below_median_by_global_ranking")
+    sums = {key: sum(entry.get("long_tail", {}).get(key, 0) for entry in countries.values()) for key in keys}
+
+    def share(part: int, whole: int) -> float:
+        return round(part / whole, 4) if whole else 0.0
+
+    return {
+        **sums,
+        "below_median_share": share(sums["below_median"], sums["selected"]),
+        "below_median_share_by_global_ranking": share(
+            sums["below_median_by_global_ranking"], sums["selected_by_global_ranking"]
+        ),
+    }
 
 
 def read_entities(out_dir: Path, country_code: str) -> list[dict[str, Any]]:
@@ -185,9 +217,12 @@ def summary_table(manifest: dict[str, Any]) -> str:
         for code, entry in manifest["countries"].items()
     ]
     sparql = manifest["run"]["sparql"]
+    tail = manifest.get("long_tail", {})
     title = (
         f"entities: {manifest['total_entities']} entities in {len(rows)} countries; SPARQL {sparql['queries']} "
-        f"queries ({sparql['cache_hits']} cached, {sparql['requests']} requests, {sparql['retries']} retries)"
+        f"queries ({sparql['cache_hits']} cached, {sparql['requests']} requests, {sparql['retries']} retries); "
+        f"below their country's median sitelinks: {tail.get('below_median_share', 0):.0%} selected "
+        f"vs {tail.get('below_median_share_by_global_ranking', 0):.0%} by global ranking"
     )
     headers = ["country", "candidates", "entities", "images", *[f"dropped:{r}" for r in reasons]]
     return format_table(headers, rows, title=title)
