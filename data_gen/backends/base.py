@@ -81,6 +81,8 @@ class BackendSettings(RetrySettingsMixin):
         if self.api not in APIS:
             raise ValueError(f"api {self.api!r} is not one of {', '.join(APIS)}")
         for name in ("concurrency", "max_attempts", "max_new_tokens", "batch_size", "tensor_parallel_size"):
+            if getattr(self, name) is None and name == "max_new_tokens":
+                continue  # refine: sized from the data by the stage (data_gen/refine/budget.py)
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("timeout_s", "backoff_base_s", "backoff_max_s", "max_retry_after_s"):

@@ -32,24 +32,27 @@ EXAMPLE_CHARS = 300
 
 
 TINY_MAX_NEW_TOKENS = 16  # a random tiny model runs to the limit: the demo keeps it short
-REAL_MAX_NEW_TOKENS = 256  # a real LLM's JSON reply ({"question", "answer"}) with room to spare
 
 
 @dataclass(frozen=True)
 class RefineSettings(BackendSettings, GuardSettings):
     """The `refine:` block of configs/data_gen.yaml: backend settings plus guard limits.
 
-    `max_new_tokens: null` (the default) means 16 for `model: tiny` and 256 for any other model: a
-    real run that sets only backend, url and model no longer cuts every reply (issue 17: with the
-    demo's 16 tokens every JSON reply of a 72B refiner ended `truncated`, silently giving a
-    template-only dataset).
+    `max_new_tokens: null` (the default) means 16 for `model: tiny`; for any other model the stage
+    sizes it from the data before the first request, and refuses an explicit value too small for the
+    reply format (`data_gen/refine/budget.py`). Issue 17: with the demo's 16 tokens every JSON reply
+    of a 72B refiner ended `truncated`, silently giving a template-only dataset.
     """
 
     def __post_init__(self) -> None:
-        if self.max_new_tokens is None:
-            tokens = TINY_MAX_NEW_TOKENS if self.model == "tiny" else REAL_MAX_NEW_TOKENS
-            object.__setattr__(self, "max_new_tokens", tokens)
+        if self.max_new_tokens is None and self.model == "tiny":
+            object.__setattr__(self, "max_new_tokens", TINY_MAX_NEW_TOKENS)
         super().__post_init__()
+
+    @property
+    def needs_budget_check(self) -> bool:
+        """A real model whose replies the budget must fit (not the tiny random model, not backend none)."""
+        return self.backend != "none" and self.model != "tiny"
 
     def guard_settings(self) -> GuardSettings:
         return GuardSettings(

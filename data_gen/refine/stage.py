@@ -13,6 +13,8 @@ fingerprint and the manifest are handled by `data_gen.backends.stage_loop`.
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections import Counter
 from typing import Any
 
@@ -22,13 +24,15 @@ from data_gen.backends import make_text_generator, resolve_tiny
 from data_gen.backends.prompts import PROMPT_VERSION
 from data_gen.backends.stage_loop import ModelStage, PartFunction, run_model_stage
 from data_gen.common.layout import Layout
-from data_gen.common.parts import PartRef
+from data_gen.common.parts import PartRef, require_complete
 from data_gen.common.settings import settings_from
 from data_gen.common.stage_result import StageResult
+from data_gen.refine.budget import needed_budget, resolve_budget
 from data_gen.refine.rewrite import RefineSettings, refine_records
 
 STAGE = "refine"
 INPUT_STAGE = "qa"
+BUDGET_FILE = "budget.json"  # the reply-length bound of the current qa input (data_gen/refine/budget.py)
 FINGERPRINT_FIELDS = (
     "backend", "model", "api", "max_new_tokens", "max_length_ratio", "min_length_ratio",
     "length_slack_chars", "min_script_share", "script_share_tolerance", "sample_fraction",
@@ -64,5 +68,16 @@ def run(cfg: DictConfig) -> Any:
     """The stage function (registered in data_gen.pipeline.registry)."""
 
     settings = settings_from(RefineSettings, cfg.get(STAGE) or {})
+    if settings.needs_budget_check:
+        layout = Layout.of(cfg)
+        in_dir = layout.stage(INPUT_STAGE)
+        require_complete(in_dir, INPUT_STAGE)
+        needed = needed_budget(in_dir, settings.guard_settings(), cache=layout.stage(STAGE) / BUDGET_FILE)
+        settings = dataclasses.replace(settings, max_new_tokens=resolve_budget(settings.max_new_tokens, needed))
+        print(
+            f"[data_gen] refine: max_new_tokens={settings.max_new_tokens} (longest acceptable reply: "
+            f"{needed.tokens} tokens, over {needed.records:,} records)",
+            file=sys.stderr,
+        )
     manifest, summary = run_model_stage(cfg, refine_stage(cfg, settings))
     return StageResult(manifest=manifest, summary=summary)

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from data_gen.common.parts import iter_records, list_parts
+from data_gen.refine.budget import needed_budget, resolve_budget
+from data_gen.refine.guards import GuardSettings
 from tests.helpers.openai_server import OpenAITestServer, Reply, record_of, refined
 from tests.helpers.refine_records import DRIVER, good_rewrite, make_record, run_stage, write_qa_stage
 
@@ -23,7 +25,7 @@ PARTS = {"FR": [12, 8], "JP": [10]}
 
 def http(server: OpenAITestServer, *extra: str) -> list[str]:
     return ["refine.backend=http", f"refine.url={server.url}", "refine.model=test-llm", "refine.concurrency=4",
-            "refine.backoff_base_s=0.05", "refine.timeout_s=5", "refine.max_new_tokens=128", *extra]  # fmt: skip
+            "refine.backoff_base_s=0.05", "refine.timeout_s=5", *extra]  # fmt: skip
 
 
 LATIN = {"en", "de", "fr"}
@@ -88,8 +90,21 @@ def test_refine_over_http_keeps_good_rewrites_and_counts_every_rejection(tmp_pat
         reasons.items()))  # fmt: skip
     assert set(reasons) == {"refined", "leak", "malformed", "wrong_language", "wrong_script"}
     assert manifest["settings"]["backend"] == "http" and "url" not in manifest["settings"]
-    out = capsys.readouterr().out
-    assert "3 parts written" in out and "manifest written" in out
+    captured = capsys.readouterr()
+    assert "3 parts written" in captured.out and "manifest written" in captured.out
+    # max_new_tokens: null → sized from the longest acceptable reply of the input (data_gen/refine/budget.py)
+    bound = needed_budget(tmp_path / "qa", GuardSettings())
+    budget = resolve_budget(None, bound)
+    assert {seen.body["max_tokens"] for seen in server.seen} == {budget} and budget >= bound.tokens
+    assert manifest["settings"]["max_new_tokens"] == budget and f"max_new_tokens={budget}" in captured.err
+
+
+def test_a_refine_budget_too_small_for_the_reply_is_refused_before_any_request(tmp_path, capsys):
+    write_qa_stage(tmp_path, {"FR": [10]})
+    with OpenAITestServer(responder=scripted) as server:
+        assert run_stage("refine", tmp_path, *http(server, "refine.max_new_tokens=64")) != 0
+    assert server.seen == [] and not list_parts(tmp_path / "refine")
+    assert "refine.max_new_tokens=64 is too small" in capsys.readouterr().err
 
 
 def test_refine_with_transformers_on_the_tiny_model_keeps_templates_and_says_why(tmp_path, capsys):
