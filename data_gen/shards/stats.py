@@ -14,6 +14,11 @@ re-reads the shards, so it is instant on any dataset size. Writes `stats/stats.j
 `stats.json` keeps the codes; the tables and charts name them as every report does: `Japanese (ja)`,
 `Japan (JP)` (shard_contract.names), `P131 located in the administrative territorial entity` (the
 property catalogue), with the unit each table counts (samples, or images).
+
+The combined report (or the one folder of `shard_dir=`) also holds a bias section
+(data_gen/shards/bias.py): samples and images per country against GDP per capita from Wikidata with
+Spearman's ρ and a scatter plot (`bias_gdp.png`), and entities and images per primary class and per
+sitelink band; skipped, with the reason, when `out_dir` has no entity records.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from data_gen.common.jsonl import iter_jsonl
 from data_gen.common.layout import Layout
 from data_gen.common.progress import format_table
 from data_gen.common.stage_result import StageResult
+from data_gen.shards.bias import PLOT_NAME, bias_figure, bias_markdown, bias_section, reading
 from data_gen.shards.validate import shard_folders
 from data_gen.wikidata.properties import load_catalogue
 from shard_contract.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -79,7 +85,7 @@ def markdown_table(name: str, counts: Mapping[str, int], limit: int | None = Non
     lines = [f"| {name} | {unit_of(name)} | share |", "| --- | ---: | ---: |"]
     lines += [f"| {display_key(name, key)} | {value:,} | {100 * value / total:.1f}% |" for key, value in shown]
     if len(shown) < len(rows):
-        rest = sum(value for _, value in rows[len(shown):])
+        rest = sum(value for _, value in rows[len(shown) :])
         lines.append(f"| … {len(rows) - len(shown)} more | {rest:,} | {100 * rest / total:.1f}% |")
     return "\n".join(lines)
 
@@ -130,8 +136,19 @@ def compute_stats(shard_dir: Path, images_per_country: Mapping[str, int] | None 
     return stats
 
 
-def write_stats(shard_dir: Path, images_per_country: Mapping[str, int] | None = None) -> Path:
-    """Write stats.json, stats.md and the PNG charts into `<shard_dir>/stats/`; return that folder."""
+def _bias_sections(bias: Mapping[str, Any] | None, out: Path) -> list[str]:
+    """The bias section's Markdown blocks and its scatter plot (nothing when `bias` is None)."""
+    if bias is None:
+        return []
+    if "skipped" not in bias and (figure := bias_figure(bias)) is not None:
+        save_png(figure, out / PLOT_NAME)
+    return bias_markdown(bias, country_label)
+
+
+def write_stats(
+    shard_dir: Path, images_per_country: Mapping[str, int] | None = None, bias: Mapping[str, Any] | None = None
+) -> Path:
+    """Write stats.json, stats.md and the PNG charts into `<shard_dir>/stats/` (with `bias` when given)."""
     shard_dir = Path(shard_dir)
     stats = compute_stats(shard_dir, images_per_country)
     out = shard_dir / "stats"
@@ -140,7 +157,10 @@ def write_stats(shard_dir: Path, images_per_country: Mapping[str, int] | None = 
         "# Dataset statistics",
         f"{stats['total_samples']:,} samples, {stats['images']:,} with an image, in {stats['shards']} shards.",
         *_sections(stats["counts"], out),
+        *_bias_sections(bias, out),
     ]
+    if bias is not None:
+        stats["bias"] = dict(bias)
     atomic_write_text(out / "stats.md", "\n\n".join(sections) + "\n")
     atomic_write_json(out / "stats.json", stats)
     return out
@@ -154,8 +174,17 @@ def images_per_country(layout: Layout) -> dict[str, int]:
     return dict(sorted((country, n) for country, n in counts.items() if n))
 
 
-def combined_stats(folders: list[Path], images: dict[str, int], out: Path) -> dict[str, Any]:
-    """One report over several shard folders: summed counts, tables, charts; stats.json last."""
+def samples_per_country(folders: list[Path]) -> dict[str, int]:
+    counts: Counter = Counter()
+    for folder in folders:
+        counts.update(read_manifest(folder)["counts"]["country"])
+    return dict(sorted(counts.items()))
+
+
+def combined_stats(
+    folders: list[Path], images: dict[str, int], out: Path, bias: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """One report over several shard folders: summed counts, tables, charts, `bias` if given; stats.json last."""
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, Counter] = {name: Counter() for name in COUNTED_FIELDS}
     total = shards = 0
@@ -173,8 +202,14 @@ def combined_stats(folders: list[Path], images: dict[str, int], out: Path) -> di
     }
     if images:
         stats["counts"]["images_per_country"] = images
-    sections = ["# Dataset statistics", f"{total:,} samples in {shards} shards ({', '.join(stats['folders'])}).",
-                *_sections(stats["counts"], out)]
+    sections = [
+        "# Dataset statistics",
+        f"{total:,} samples in {shards} shards ({', '.join(stats['folders'])}).",
+        *_sections(stats["counts"], out),
+        *_bias_sections(bias, out),
+    ]
+    if bias is not None:
+        stats["bias"] = dict(bias)
     atomic_write_text(out / "stats.md", "\n\n".join(sections) + "\n")
     atomic_write_json(out / "stats.json", stats)
     return stats
@@ -185,11 +220,26 @@ def run_stats(cfg: DictConfig) -> StageResult:
     layout = Layout.of(cfg)
     images = images_per_country(layout)
     folders = shard_folders(cfg)
+    one_folder = bool(cfg.get("shard_dir"))  # its own report carries the bias section; else the combined one
+    bias = bias_section(cfg, samples_per_country(folders), images)
     for folder in folders:
-        write_stats(folder, images)
+        write_stats(folder, images, bias if one_folder else None)
     rows = [[str(folder / "stats"), read_manifest(folder)["total_samples"]] for folder in folders]
     manifest: dict[str, Any] = {}
-    if not cfg.get("shard_dir"):
-        manifest = combined_stats(folders, images, layout.stats)
+    if not one_folder:
+        manifest = combined_stats(folders, images, layout.stats, bias)
         rows.append([str(layout.stats), manifest["total_samples"]])
-    return StageResult(manifest=manifest, summary=format_table(["report", "samples"], rows, title="stats"))
+    summary = format_table(["report", "samples"], rows, title="stats") + "\n" + bias_summary(bias)
+    return StageResult(manifest=manifest, summary=summary)
+
+
+def bias_summary(bias: Mapping[str, Any]) -> str:
+    """The console lines of the bias section: its ρ readings, or why it was skipped."""
+    if "skipped" in bias:
+        return f"bias: skipped ({bias['skipped']})"
+    lines = [f"bias, {unit} vs GDP: {reading(bias['spearman'][unit], unit)}" for unit in ("samples", "images")]
+    if bias["no_gdp_value"]:
+        lines.append(f"bias: no GDP value for {len(bias['no_gdp_value'])} countries (left out of ρ)")
+    if bias["gdp"]["error"]:
+        lines.append(f"bias: GDP values unavailable ({bias['gdp']['error']})")
+    return "\n".join(lines)
