@@ -88,6 +88,7 @@ def needed_budget(in_dir: Path, guards: GuardSettings, cache: Path | None = None
                 best, best_id = bound, str(record.get("id"))
     budget = Budget(best, best_id, count)
     if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(cache, {"key": key, **asdict(budget)})
     return budget
 
