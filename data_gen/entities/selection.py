@@ -428,7 +428,7 @@ def build_record(
         "rank": rank,
         "sitelinks": candidate.sitelinks,
         "local_sitelinks": candidate.local_sitelinks,
-        "popularity_band": band,
+        "popularity_stratum": band,  # 0 = least popular quarter of the country's eligible candidates (significance.py)
         "links": sorted(candidate.links, key=lambda pid: int(pid[1:])),
         "classes": candidate.classes,
         "labels": {lang: values[0] for lang, values in labels.items()},

@@ -107,7 +107,7 @@ def test_regional_selection_keeps_the_long_tail_that_global_ranking_drops(store,
     # the larger share of French-Wikipedia articles wins (Q…2: 1/150 before Q…1: 1/200; Q…4 before Q…3,
     # which has no French article; Q…6: 1/4 before Q…5: 1/5; Q…7: 1/3 before Q…8: none)
     assert [r["qid"] for r in records] == ["Q7000002", "Q7000004", "Q7000006", "Q7000007"]
-    assert [r["popularity_band"] for r in records] == [3, 2, 1, 0]
+    assert [r["popularity_stratum"] for r in records] == [3, 2, 1, 0]
     assert [r["local_sitelinks"] for r in records] == [1, 1, 1, 1]
     tail = manifest["countries"]["FR"]["long_tail"]
     assert tail["median_sitelinks"] == 52.5
