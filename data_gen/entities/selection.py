@@ -428,7 +428,7 @@ def build_record(
         "rank": rank,
         "sitelinks": candidate.sitelinks,
         "local_sitelinks": candidate.local_sitelinks,
-        "popularity_stratum": band,  # 0 = least popular quarter of the country's eligible candidates (significance.py)
+        "popularity_stratum": band,  # 0 = the least popular stratum of the country's candidates (significance.py)
         "links": sorted(candidate.links, key=lambda pid: int(pid[1:])),
         "classes": candidate.classes,
         "labels": {lang: values[0] for lang, values in labels.items()},
