@@ -32,6 +32,10 @@
   hash of the group, so shards stay a pseudo-random mix. The held-out split is never grouped: the
   in-domain evaluation asks one question per item, and a held-out entity's pairs are all held out
   either way. `group=none` (the default) writes exactly what it wrote before.
+- **Dataset card.** `shards/README.md` declares the HF `datasets` configs and features (from
+  `shard_contract.schema`), so `load_dataset("<out_dir>/shards")` loads every folder in one call
+  with nothing dropped (data_gen/shards/card.py); a sample with a field the schema does not declare
+  stops the stage, naming the sample and the field.
 - **Done marker.** `shards/manifest.json` (input stage, its manifest's sha256, totals per folder) is
   written last; `stage=all` treats the stage as finished only when it exists.
 """
@@ -56,10 +60,12 @@ from data_gen.common.parts import PartRef, list_parts, require_complete
 from data_gen.common.progress import format_table
 from data_gen.common.settings import settings_from
 from data_gen.common.stage_result import StageResult
+from data_gen.shards.card import write_card
 from data_gen.shards.writer import ShardSample, ShardSpec, write_shards
 from shard_contract.atomic import atomic_write_json
 from shard_contract.manifest import MANIFEST_NAME
 from shard_contract.sample import QUESTION_TYPES
+from shard_contract.schema import schema_problem
 from shard_contract.tokens import IMAGE_TOKEN
 
 STAGE = "shards"
@@ -229,6 +235,15 @@ def _grouped_samples(out_dir: Path, entries: list[IndexEntry], reader: _RecordRe
             yield ShardSample(key, grouped_sample(key, records), image)
 
 
+def declared(samples: Iterator[ShardSample]) -> Iterator[ShardSample]:
+    """The samples, refusing one with a field `shard_contract.schema` does not declare (HF would drop it)."""
+    for item in samples:
+        problem = schema_problem(item.sample)
+        if problem:
+            raise DataGenError(f"shards: sample {item.key!r}: {problem}")
+        yield item
+
+
 def run_shards(out_dir: Path, settings: ShardsSettings) -> dict[str, Any]:
     """Write both shard folders and the stage's done marker; return the marker's content."""
     out_dir = Path(out_dir)
@@ -245,16 +260,19 @@ def run_shards(out_dir: Path, settings: ShardsSettings) -> dict[str, Any]:
             spec = ShardSpec(settings.max_samples, settings.max_bytes, prefix=question_type)
             samples = (_grouped_samples(out_dir, entries, reader, settings.max_turns)
                        if grouped and question_type != HELDOUT else _samples(out_dir, entries, reader))
-            report = write_shards(samples, layout.shard_folder(question_type), spec)
+            report = write_shards(declared(samples), layout.shard_folder(question_type), spec)
             folders[question_type] = {
                 "samples": report.total_samples,
                 "qa_pairs": sum(shard["qa_pairs"] for shard in report.shards),
                 "shards": len(report.shards),
+                "bytes": sum(shard["bytes"] for shard in report.shards),
                 "written": report.written,
                 "reused": report.reused,
             }
     finally:
         reader.close()
+    write_card(layout.stage(STAGE), {qt: {"samples": entry["samples"], "bytes": entry["bytes"]}
+                                     for qt, entry in folders.items()})
     manifest = {
         "stage": STAGE,
         "input": settings.input,
