@@ -114,7 +114,8 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from data_gen.pipeline.run_all import run_all
 
     out = tmp_path_factory.mktemp("bias") / "out"
-    run_all(datagen_config(out, *NO_MODELS, f"countries=[{','.join(SMALL_RUN)}]"))
+    # the broad catalogue: Bangladesh's one sample item has no property of the cultural profile
+    run_all(datagen_config(out, *NO_MODELS, f"countries=[{','.join(SMALL_RUN)}]", "entities.properties=broad"))
     return out
 
 
