@@ -18,7 +18,8 @@ Japanese answer below the threshold for `zh`.
 Trade-off: Latin-script languages (22 of the 39) cannot be told apart by script. For them
 `english_function_word_share` gives a cheap signal for the most common failure — a rewrite that
 drifted into English — using a short list of unambiguous English function words; it does not try
-to tell, say, Malay from Indonesian.
+to tell, say, Malay from Indonesian. The refinement guard now leaves that to a language identifier
+and keeps this list only for Sundanese, which the identifier does not know.
 """
 
 from __future__ import annotations

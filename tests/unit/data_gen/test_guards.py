@@ -13,8 +13,21 @@ import pytest
 from data_gen.backends.base import Generation
 from data_gen.backends.prompts import RefineItem
 from data_gen.common.text import fold
-from data_gen.refine.guards import REASONS, GuardSettings, check_refinement, occurrences, parse_reply
+from data_gen.common.writing_systems import LANGUAGES
+from data_gen.qa.question_templates import load_language
+from data_gen.refine.guards import (
+    GUARDS,
+    PRE_GUARDS,
+    REASONS,
+    GuardSettings,
+    Verdict,
+    check_refinement,
+    identified_languages,
+    occurrences,
+    parse_reply,
+)
 from data_gen.refine.rewrite import apply_verdict
+from tests.helpers.language_drift import DRIFT_QUESTIONS
 from tests.helpers.refine_records import make_record
 
 EN, DE, FR, HI, JA = 0, 1, 2, 3, 4  # indices into tests.helpers.refine_records.QUESTIONS
@@ -145,3 +158,62 @@ def test_apply_verdict_rewrites_turns_or_keeps_the_record():
     assert kept["provenance"]["refined"] is False and kept["provenance"]["refine_reason"] == "leak"
     unchanged = {k: v for k, v in record.items() if k != "provenance"}
     assert {k: v for k, v in kept.items() if k != "provenance"} == unchanged
+
+
+# (record language, its template stem (from templates/<lang>.json, P131), a correct rewrite, the same
+# question drifted into a close language). The rewrites are row 0 of tests/helpers/language_drift.py.
+DRIFT = [
+    ("id", "Di wilayah administratif mana ini berada?", "Di provinsi manakah candi ini berada?",
+     "Di negeri manakah kuil ini terletak?"),  # Indonesian → Malay
+    ("jv", "Iki dumunung ing wilayah administratif endi?", "Candhi iki dumunung ing provinsi endi?",
+     "Di provinsi manakah candi ini berada?"),  # Javanese → Indonesian
+    ("pt", "Em que divisão administrativa isto se encontra?", "Em que cidade fica esta igreja?",
+     "¿En qué ciudad se encuentra esta iglesia?"),  # Portuguese → Spanish
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("language", "template", "good", "drifted"), DRIFT, ids=["id>ms", "jv>id", "pt>es"])
+def test_a_rewrite_drifting_into_a_close_language_is_caught(language, template, good, drifted):
+    record = RefineItem(template, "Jawa Tengah", language)
+    assert check_refinement(record, reply(drifted, "Jawa Tengah")) == Verdict(None, "wrong_language")
+    without = check_refinement(record, reply(drifted, "Jawa Tengah"), disabled=frozenset({"wrong_language"}))
+    assert without.reason == "refined"
+    assert check_refinement(record, reply(good, "Jawa Tengah")) == Verdict(good, "refined")
+
+
+def test_english_drift_is_caught_with_and_without_the_identifier():
+    indonesian = RefineItem("Di wilayah administratif mana ini berada?", "Jawa Tengah", "id")
+    english = DRIFT_QUESTIONS["en"][0]  # "In which province is this temple located?"
+    assert check_refinement(indonesian, reply(english, "Jawa Tengah")).reason == "wrong_language"
+    # Sundanese is not among py3langid's languages: the English function-word rule stands in.
+    assert "su" not in identified_languages() and identified_languages() == frozenset(LANGUAGES) - {"su"}
+    sundanese = RefineItem("Ieu perenahna di wewengkon administratif mana?", "Jawa Barat", "su")
+    assert check_refinement(sundanese, reply(english, "Jawa Barat")).reason == "wrong_language"
+    good = "Candi ieu perenahna di propinsi mana?"
+    assert check_refinement(sundanese, reply(good, "Jawa Barat")) == Verdict(good, "refined")
+
+
+ONLY_LANGUAGE = frozenset(GUARDS) - {"wrong_language"} | frozenset(PRE_GUARDS)  # the other guards switched off
+
+
+def test_no_template_question_is_flagged_as_its_own_rewrite():
+    """Every stem of the 39 template files (the embedded sample's questions are among them) keeps its language."""
+    checked = 0
+    for language in LANGUAGES:
+        templates = load_language(language)
+        for kind in (templates.recognition, *templates.properties.values()):
+            for stem in dict.fromkeys((*kind.open, *kind.mcq)):
+                checked += 1
+                verdict = check_refinement(RefineItem(stem, "-", language), reply(stem, "-"), disabled=ONLY_LANGUAGE)
+                assert verdict.reason == "unchanged", (language, stem, verdict.reason)
+    assert checked > 39 * 100
+
+
+@pytest.mark.parametrize("language", ["id", "ms", "jv", "pt", "es"])
+def test_correct_hand_written_rewrites_are_accepted_for_every_template(language):
+    templates = load_language(language)
+    stems = [stem for kind in (templates.recognition, *templates.properties.values()) for stem in kind.open]
+    for stem in stems:
+        for question in DRIFT_QUESTIONS[language]:
+            verdict = check_refinement(RefineItem(stem, "-", language), reply(question, "-"), disabled=ONLY_LANGUAGE)
+            assert verdict.reason == "refined", (stem, question, verdict.reason)
