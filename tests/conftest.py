@@ -64,6 +64,17 @@ def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.query_url
 
 
+@pytest.fixture(scope="session")
+def snippet_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `oxigraph serve` on loopback loaded with the hand-written snippet; yields its query URL."""
+    from tests.helpers.oxigraph_server import OxigraphServer
+    from tests.helpers.wikidata_snippet import TURTLE
+
+    with OxigraphServer(tmp_path_factory.mktemp("oxigraph_snippet")) as server:
+        server.load_turtle(TURTLE)
+        yield server.query_url
+
+
 @pytest.fixture
 def image_server() -> Iterator[object]:
     """A loopback HTTP server that serves generated JPEGs and injects faults on demand."""

@@ -12,25 +12,15 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from data_gen.entities.selection import EntitySettings
 from data_gen.entities.stage import run_entities
 from data_gen.images.checks import read_image_records
 from data_gen.wikidata.client import SparqlClient, StoreBackend
 from data_gen.wikidata.regions import load_regions
 from tests.helpers.datagen_cli import AGENT, run_cli
-from tests.helpers.oxigraph_server import OxigraphServer
-from tests.helpers.wikidata_snippet import TURTLE, snippet_store
+from tests.helpers.wikidata_snippet import snippet_store
 
 COUNTRIES = ("FR", "IN", "IL", "JP")
-
-
-@pytest.fixture(scope="module")
-def snippet_endpoint(tmp_path_factory):
-    with OxigraphServer(tmp_path_factory.mktemp("oxigraph_snippet")) as server:
-        server.load_turtle(TURTLE)
-        yield server.query_url
 
 
 def test_cli_on_oxigraph_serve_equals_the_embedded_store_and_reruns_from_cache(snippet_endpoint, tmp_path):

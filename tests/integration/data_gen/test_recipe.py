@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from data_gen.common.settings import settings_from
 from data_gen.entities.selection import EntitySettings
 from data_gen.filter.relevance import FilterSettings
@@ -14,9 +12,7 @@ from data_gen.images.stage import ImageSettings
 from data_gen.qa.generate import QASettings
 from data_gen.refine.rewrite import RefineSettings
 from tests.helpers.datagen_cli import AGENT, run_cli
-from tests.helpers.oxigraph_server import OxigraphServer
 from tests.helpers.refine_records import compose_data_gen
-from tests.helpers.wikidata_snippet import TURTLE
 
 
 def test_the_preset_sets_the_papers_models_scale_and_endpoint_and_every_block_is_valid():
@@ -38,16 +34,9 @@ def test_the_preset_sets_the_papers_models_scale_and_endpoint_and_every_block_is
     assert wdqs.entities.sitelinks_path == "wikibase:sitelinks" and wdqs.endpoint.min_interval_s >= 1
 
 
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory):
-    with OxigraphServer(tmp_path_factory.mktemp("oxigraph_recipe")) as server:
-        server.load_turtle(TURTLE)
-        yield server.query_url
-
-
-def test_the_preset_runs_entities_on_a_real_sparql_server(endpoint, tmp_path):
+def test_the_preset_runs_entities_on_a_real_sparql_server(snippet_endpoint, tmp_path):
     result = run_cli(
-        "stage=entities", f"out_dir={tmp_path}", "recipe=culturalground", f"endpoint.url={endpoint}",
+        "stage=entities", f"out_dir={tmp_path}", "recipe=culturalground", f"endpoint.url={snippet_endpoint}",
         "endpoint.min_interval_s=0", "entities.sitelinks_path=wikibase:sitelinks", "countries=[FR,IN]", AGENT,
     )
     assert result.returncode == 0, result.stderr
