@@ -179,17 +179,23 @@ class DistractorPools:
 
     def __init__(
         self,
-        entities_by_country: Mapping[str, Sequence[Mapping[str, Any]]],
+        entities_by_country: Mapping[str, Iterable[Mapping[str, Any]]],
         templates: Mapping[str, LanguageTemplates],
         label_fallback: tuple[str, ...] = (),
     ) -> None:
+        """Index every country's entities once; each country's iterable is read once, in country order.
+
+        Only what the pools need is kept — each distinct fact value, and each entity's labels and
+        classes (for recognition options) — never whole entity records, so the QA stage can stream
+        a country's records from disk (at 100k entities the whole-record index was most of its memory).
+        """
         self.templates, self.fallback = templates, label_fallback
         # pid -> distinct value -> (the value with labels merged over its occurrences, countries it occurs in)
         self.values: dict[str, dict[tuple, tuple[dict[str, Any], dict[str, None]]]] = {}
-        self.entities: list[tuple[str, Mapping[str, Any]]] = []
+        self.entities: list[tuple[str, dict[str, str], tuple[str, ...]]] = []  # country, labels, classes
         for country in sorted(entities_by_country):
             for entity in entities_by_country[country]:
-                self.entities.append((country, entity))
+                self.entities.append((country, dict(entity.get("labels") or {}), tuple(entity.get("classes") or ())))
                 for fact in entity.get("facts", ()):
                     self._add_value(country, fact)
         self._pools: dict[tuple[str, str], dict[str, _Pool]] = {}
@@ -244,14 +250,14 @@ class DistractorPools:
             by_class: dict[tuple[str, str], list[Option]] = {}
             class_anywhere: dict[str, list[Option]] = {}
             everywhere: dict[str, str] = {}
-            for country, entity in self.entities:
-                label = (entity.get("labels") or {}).get(language)
+            for country, labels, classes in self.entities:
+                label = labels.get(language)
                 if not label or not label.split() or len(" ".join(label.split())) > MAX_ANSWER_CHARS:
                     continue
                 label = " ".join(label.split())  # one line, as answers are (answer_texts.clean_label)
                 option = (label, fold(label))
                 by_country.setdefault(country, []).append(option)
-                for cls in entity.get("classes", ()):
+                for cls in classes:
                     by_class.setdefault((country, cls), []).append(option)
                     class_anywhere.setdefault(cls, []).append(option)
                 everywhere.setdefault(option[1], label)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -144,18 +144,25 @@ def fingerprint(out_dir: Path, settings: QASettings, languages: Iterable[str]) -
     }
 
 
-def _load_inputs(out_dir: Path) -> tuple[list[str], dict[str, list[dict[str, Any]]]]:
+def _input_countries(out_dir: Path) -> list[str]:
+    """The countries of the finished entities stage (the images stage must be finished too)."""
     layout = Layout(out_dir)
     manifest = require_complete(layout.stage("entities"), "entities")
     require_complete(layout.stage("images"), "images")
-    countries = sorted(manifest.get("countries", {}))
-    entities = {}
-    for code in countries:
-        try:
-            entities[code] = read_entities(out_dir, code)
-        except (OSError, StageIOError) as error:
-            raise DataGenError(f"entities/{code}.jsonl is unreadable ({error}): run stage=entities again") from None
-    return countries, entities
+    return sorted(manifest.get("countries", {}))
+
+
+def _country_entities(out_dir: Path, code: str) -> list[dict[str, Any]]:
+    """One country's entity records, read when needed (never every country's at once)."""
+    try:
+        return read_entities(out_dir, code)
+    except (OSError, StageIOError) as error:
+        raise DataGenError(f"entities/{code}.jsonl is unreadable ({error}): run stage=entities again") from None
+
+
+def _read_when_iterated(out_dir: Path, code: str) -> Iterator[dict[str, Any]]:
+    """One country's records, read only when the distractor index reaches that country."""
+    yield from _country_entities(out_dir, code)
 
 
 def run_qa(
@@ -167,7 +174,7 @@ def run_qa(
 ) -> dict[str, Any]:
     """Generate QA parts for the selected countries (all by default); return the stage summary."""
     out_dir = Path(out_dir)
-    available, entities = _load_inputs(out_dir)
+    available = _input_countries(out_dir)
     if countries is None:
         selected = available
     else:
@@ -180,7 +187,8 @@ def run_qa(
     language_sets = {code: regions.by_key(code).label_languages(regions.always_include) for code in available}
     languages = sorted({lang for langs in language_sets.values() for lang in langs})
     templates: dict[str, LanguageTemplates] = {lang: load_language(lang) for lang in languages}
-    pools = DistractorPools(entities, templates, settings.label_fallback)
+    lazily = {code: _read_when_iterated(out_dir, code) for code in available}
+    pools = DistractorPools(lazily, templates, settings.label_fallback)
     generator = QAGenerator(settings, templates, pools, load_catalogue().pids)
     stage_dir = Layout(out_dir).stage(STAGE)
     stage_dir.mkdir(parents=True, exist_ok=True)
@@ -193,7 +201,7 @@ def run_qa(
             continue
         counts: Counter = Counter()
         images = read_image_refs(out_dir, code, counts)
-        stream = generator.country(code, language_sets[code], entities[code], images, counts)
+        stream = generator.country(code, language_sets[code], _country_entities(out_dir, code), images, counts)
         per_country[code] = {"parts_written": write_country_parts(stage_dir, code, stream, counts, settings.chunk_size)}
     done = [code for code in available if country_complete(stage_dir, code)]
     manifest = None

@@ -317,3 +317,30 @@ def test_a_label_with_a_line_break_stays_one_line_and_a_description_is_no_answer
     assert any(r["answer"] == "Pont Neuf" for r in records)
     reasons = json.loads((out / "qa" / "manifest.json").read_text())["reasons"]
     assert reasons["pair:answer_too_long"] >= 1
+
+
+def test_the_distractor_index_reads_each_country_once_and_keeps_no_whole_record(tmp_path: Path) -> None:
+    """Scale (issue 17 §4): the index kept every entity record of every country in memory (most of the
+    qa stage's 1.7 GiB at 100k entities); it now keeps labels and classes, and the stage reads a
+    country's records from disk when it generates that country."""
+    from data_gen.entities.stage import read_entities
+    from data_gen.qa.generate import DistractorPools
+    from data_gen.qa.question_templates import load_language
+    from tests.helpers.qa_inputs import COUNTRY_LANGUAGES
+
+    out = write_inputs(tmp_path, per_country=6)
+    reads: Counter = Counter()
+
+    def lazily(code: str):
+        reads[code] += 1
+        yield from read_entities(out, code)
+
+    codes = sorted(COUNTRY_LANGUAGES)
+    pools = DistractorPools({code: lazily(code) for code in codes}, {"fr": load_language("fr")})
+    assert reads == dict.fromkeys(codes, 1)
+    kept = [part for entry in pools.entities for part in entry]
+    assert len(pools.entities) == 6 * len(codes)
+    assert not any(isinstance(part, dict) and {"facts", "qid", "images"} & set(part) for part in kept)
+    first = read_entities(out, "FR")[0]
+    same_class = pools.recognition_tiers("fr", "FR", first["classes"])[0]
+    assert (first["labels"]["fr"], fold(first["labels"]["fr"])) in same_class
