@@ -88,6 +88,7 @@ class EntitySettings:
     deny_classes: tuple[str, ...] | None = None  # None: registries/class_filter.json; () keeps every class
     allow_classes: tuple[str, ...] = ()
     image_properties: tuple[str, ...] = IMAGE_PROPERTIES
+    write_every: int = 100_000  # label and write countries in groups of about this many selected entities
 
     def __post_init__(self) -> None:
         for pid in (*self.links, *self.trivial_properties, *self.image_properties):
@@ -102,8 +103,8 @@ class EntitySettings:
             raise ValueError("entities.image_properties must start with P18 (candidates are items with a P18 image)")
         if not 1 <= self.max_images <= MAX_IMAGES_PER_ENTITY:
             raise ValueError(f"entities.max_images must be 1–{MAX_IMAGES_PER_ENTITY} (the paper's images per entity)")
-        if self.popularity_bands < 1:
-            raise ValueError("entities.popularity_bands must be at least 1")
+        if self.popularity_bands < 1 or self.write_every < 1:
+            raise ValueError("entities.popularity_bands and entities.write_every must be at least 1")
         if self.sitelinks_path not in SITELINKS_PATHS:
             raise ValueError(f"entities.sitelinks_path must be one of {SITELINKS_PATHS}, got {self.sitelinks_path!r}")
         numbers = (self.candidates_per_link, self.max_per_country, self.max_per_class, self.facts_batch_size)

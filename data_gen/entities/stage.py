@@ -1,8 +1,9 @@
 """Stage 1 driver: `python -m data_gen stage=entities out_dir=D [countries=FR,JP] [source=endpoint …]`.
 
 Runs the queries of `data_gen/entities/selection.py` country by country (candidates, facts, selection), then
-one label phase for every selected item and value item of the run, batched across countries, and
-writes per country, each atomically:
+a label phase for the selected items and their value items, batched across countries, and writes
+per country, each atomically (countries are labelled and written in groups of about
+`entities.write_every` selected entities, so memory holds one group, not the whole run):
 
     entities/<CC>.stats.json   candidates, entities, images, dropped-by-reason, long tail (written first)
     entities/<CC>.jsonl        the records, rank order (written second: its presence means done)
@@ -138,7 +139,26 @@ def run_entities(
     layout = Layout(Path(out_dir))
     folder = layout.stage(STAGE)
     remove_temp_files(folder)
-    results = []
+    picker = LanguagePicker(regions)
+    results: list[CountryResult] = []
+    written: list[str] = []
+    labelled = label_queries = 0
+
+    def label_and_write() -> None:
+        """Label the pending countries' entities (batched across them), write their files, free them."""
+        nonlocal labelled, label_queries
+        before = client.counters.queries
+        texts, value_labels = _label_phase(client, results, picker, settings.label_batch_size, show_progress)
+        label_queries += client.counters.queries - before
+        folder.mkdir(parents=True, exist_ok=True)
+        for result in results:
+            records, stats = _country_records(result, texts, value_labels, picker, settings)
+            atomic_write_json(folder / f"{result.country.code}.stats.json", stats)
+            atomic_write_jsonl(layout.entity_records(result.country.code), records)
+            written.append(result.country.code)
+            labelled += len(result.selected)
+        results.clear()
+
     for country in progress(countries, desc="entities: candidates+facts", unit="country", enabled=show_progress):
         candidates = collect_candidates(client, country, catalogue, settings)
         fetch_facts(client, candidates, catalogue, settings)
@@ -147,19 +167,14 @@ def run_entities(
             wikis = country_wikis(country, regions)
             fetch_local_sitelinks(client, eligible, wikis, settings.facts_batch_size)
         results.append(CountryResult(country, len(candidates), select_entities(candidates, catalogue, settings)))
-    picker = LanguagePicker(regions)
-    before = client.counters.queries
-    texts, value_labels = _label_phase(client, results, picker, settings.label_batch_size, show_progress)
-    label_queries = client.counters.queries - before
-    folder.mkdir(parents=True, exist_ok=True)
-    for result in results:
-        records, stats = _country_records(result, texts, value_labels, picker, settings)
-        atomic_write_json(folder / f"{result.country.code}.stats.json", stats)
-        atomic_write_jsonl(layout.entity_records(result.country.code), records)
+        if sum(len(result.selected) for result in results) >= settings.write_every:
+            label_and_write()
+    if results:
+        label_and_write()
     run_info = {
-        "countries_this_run": [result.country.code for result in results],
+        "countries_this_run": written,
         "sparql": {**client.counters.as_dict(), "label_queries": label_queries},
-        "labelled_entities_this_run": sum(len(result.selected) for result in results),
+        "labelled_entities_this_run": labelled,
     }
     return write_manifest(folder, run_info, settings, config)
 

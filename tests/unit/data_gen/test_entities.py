@@ -160,3 +160,18 @@ def test_progress_bars_go_to_stderr_only_when_asked(snippet, tmp_path, capsys):
                  show_progress=True)
     err = capsys.readouterr().err
     assert "entities: candidates+facts" in err and "entities: labels" in err
+
+
+def test_countries_written_in_groups_equal_one_group_and_bound_what_is_held(snippet, tmp_path):
+    """`write_every` (issue 17 §4: the stage held every country's selected entities until one label
+    phase at the end, 780 MiB at 100k synthetic entities): groups of countries are labelled and
+    written in turn, with the same files as one group."""
+    whole, _ = _run(snippet, tmp_path / "whole")
+    grouped, _ = _run(snippet, tmp_path / "grouped", write_every=1)
+    for code in ("FR", "JP", "IN", "IL"):
+        assert (tmp_path / "grouped" / "entities" / f"{code}.jsonl").read_bytes() == (
+            tmp_path / "whole" / "entities" / f"{code}.jsonl").read_bytes()  # fmt: skip
+    assert grouped["run"]["countries_this_run"] == whole["run"]["countries_this_run"] == ["FR", "IN", "IL", "JP"]
+    assert grouped["run"]["labelled_entities_this_run"] == whole["run"]["labelled_entities_this_run"]
+    # one label phase per country instead of one for all: more, smaller label queries
+    assert grouped["run"]["sparql"]["label_queries"] > whole["run"]["sparql"]["label_queries"]
