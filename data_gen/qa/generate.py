@@ -235,6 +235,13 @@ class DistractorPools:
             pools[group] = pool
         return pools
 
+    def retain(self, languages: Iterable[str]) -> None:
+        """Drop the built option lists of other languages (rebuilt on demand, identically): the
+        lists of every language seen so far would otherwise all stay in memory until the end."""
+        keep = set(languages)
+        self._pools = {key: pools for key, pools in self._pools.items() if key[1] in keep}
+        self._recognition = {lang: index for lang, index in self._recognition.items() if lang in keep}
+
     def property_tiers(self, pid: str, language: str, group: str, country: str) -> list[list[Option]]:
         key = (pid, language)
         if key not in self._pools:
@@ -365,6 +372,7 @@ class QAGenerator:
         """Records of one country in their fixed order; skips are added to `counts` by reason."""
         rng = random.Random(derive_seed(self.settings.seed, country))
         positions = BalancedPositions(rng, self.settings.num_choices)
+        self.pools.retain(languages)
         for entity in entities:
             refs = images.get(entity["qid"], ())
             if not refs:

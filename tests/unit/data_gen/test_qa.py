@@ -344,3 +344,23 @@ def test_the_distractor_index_reads_each_country_once_and_keeps_no_whole_record(
     first = read_entities(out, "FR")[0]
     same_class = pools.recognition_tiers("fr", "FR", first["classes"])[0]
     assert (first["labels"]["fr"], fold(first["labels"]["fr"])) in same_class
+
+
+def test_option_lists_of_other_languages_are_dropped_between_countries_and_rebuilt_the_same(tmp_path: Path) -> None:
+    """The built option lists of every language stayed in memory to the end of the stage; each country
+    now keeps only its own languages' lists, and a dropped list is rebuilt identically."""
+    from data_gen.entities.stage import read_entities
+    from data_gen.qa.generate import DistractorPools
+    from data_gen.qa.question_templates import load_language
+    from tests.helpers.qa_inputs import COUNTRY_LANGUAGES
+
+    out = write_inputs(tmp_path, per_country=6)
+    pools = DistractorPools({code: read_entities(out, code) for code in COUNTRY_LANGUAGES},
+                            {lang: load_language(lang) for lang in ("fr", "ja", "en")})  # fmt: skip
+    jp = read_entities(out, "JP")[0]
+    before = (pools.property_tiers("P186", "ja", "item", "JP"), pools.recognition_tiers("ja", "JP", jp["classes"]))
+    pools.property_tiers("P186", "fr", "item", "FR")
+    pools.retain(["fr", "en"])
+    assert {lang for _, lang in pools._pools} == {"fr"} and "ja" not in pools._recognition
+    after = (pools.property_tiers("P186", "ja", "item", "JP"), pools.recognition_tiers("ja", "JP", jp["classes"]))
+    assert after == before and before[0] and before[1][0]
