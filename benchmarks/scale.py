@@ -174,7 +174,7 @@ def stage_notes(out: Path, stage: str) -> dict[str, Any]:
     return {key: manifest[key] for key in keys if key in manifest}
 
 
-def run_size(entities: int, work: Path, seed: int) -> dict[str, Any]:
+def run_size(entities: int, work: Path, seed: int, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     env, python = _env(), sys.executable
     steps: list[Step] = []
@@ -196,7 +196,7 @@ def run_size(entities: int, work: Path, seed: int) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     with ReadOnlyServer(db) as server:
         for stage in STAGES:
-            command = [python, "-m", "data_gen", *stage_overrides(stage, out, server.url, entities)]
+            command = [python, "-m", "data_gen", *stage_overrides(stage, out, server.url, entities), *overrides]
             before = server.cpu_s()
             step = measured(stage, command, work / f"{stage}.log", env)
             step.server_cpu_s = round(server.cpu_s() - before, 2)
@@ -207,9 +207,53 @@ def run_size(entities: int, work: Path, seed: int) -> dict[str, Any]:
                   f"{step.server_cpu_s:.1f} s, load {step.load_avg}) {step.peak_rss_mib:6.0f} MiB "
                   f"{step.output_bytes / 1e6:10.1f} MB  {json.dumps(step.notes)[:160]}", flush=True)  # fmt: skip
         server_rss = server.peak_rss_mib()
-    return {"entities": entities, "seed": seed, "steps": [asdict(s) for s in steps],
+    return {"entities": entities, "seed": seed, "overrides": list(overrides), "steps": [asdict(s) for s in steps],
             "server_peak_rss_mib": server_rss,
             "pipeline_wall_s": round(sum(s.wall_s for s in steps if s.name in STAGES), 2)}  # fmt: skip
+
+
+def facts_plan(entities: int, work: Path, seed: int) -> None:
+    """Time `facts_query` (data_gen/entities/selection.py) at several batch sizes on a store of N entities.
+
+    Oxigraph 0.5 plans `VALUES ?item {…} VALUES ?p {139 properties} ?item ?p ?value` as a scan of every
+    catalogue predicate once the item list passes ~130 (its time then grows with the store, not the
+    batch); the same query with `FILTER(?p IN (…))` instead of `VALUES ?p` stays a per-item lookup.
+    """
+    from pyoxigraph import Store
+
+    from data_gen.entities.selection import facts_query
+    from data_gen.wikidata.properties import load_catalogue
+
+    work.mkdir(parents=True, exist_ok=True)
+    generator = [sys.executable, str(ROOT / "benchmarks" / "synthetic_wikidata.py"), "--entities", str(entities)]
+    measured("generate", [*generator, "--out", str(work / "rdf"), "--seed", str(seed)], work / "generate.log", _env())
+    db = work / "db"
+    shutil.rmtree(db, ignore_errors=True)
+    nt = output_path(work / "rdf", entities, seed, False)
+    measured("load", [_oxigraph_binary(), "load", "--location", str(db), "--file", str(nt)], work / "load.log")
+    store = Store.read_only(str(db))
+    qids = [f"Q{100_000_001 + i}" for i in range(0, entities, max(1, entities // 400))][:200]
+    pids = sorted({*load_catalogue().pids, "P31", "P18"}, key=lambda pid: int(pid[1:]))
+
+    def timed(query: str) -> tuple[int, float]:
+        start = time.perf_counter()
+        rows = sum(1 for _ in store.query(query))
+        return rows, time.perf_counter() - start
+
+    for size in (100, 130, 140, 200):
+        rows, seconds = timed(facts_query(qids[:size], pids))
+        print(
+            f"{entities:,} entities: facts_query, {size} items × {len(pids)} properties: {rows} rows, {seconds:.3f} s"
+        )
+    query = facts_query(qids, pids)
+    values = query[query.index("VALUES ?p") :].split("\n", 1)[0]
+    listed = ", ".join(values[values.index("{") + 1 : values.index("}")].split())
+    rows, seconds = timed(
+        query.replace(values, "").replace("?item ?p ?value .", f"?item ?p ?value . FILTER(?p IN ({listed}))")
+    )
+    print(
+        f"{entities:,} entities: same, 200 items, FILTER(?p IN (…)) instead of VALUES ?p: {rows} rows, {seconds:.3f} s"
+    )
 
 
 def growth(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -247,15 +291,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep each size's store and outputs")
     parser.add_argument("--json", type=Path, default=None, help="write the measurements here")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra data_gen override for every stage: entities.facts_batch_size=100")  # fmt: skip
+    parser.add_argument("--facts-plan", type=int, default=0, metavar="N",
+                        help="only time the facts query at several batch sizes on N entities")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.facts_plan:
+        with tempfile.TemporaryDirectory(prefix="dg_facts_") as tmp:
+            facts_plan(args.facts_plan, Path(tmp), args.seed)
+        return 0
     sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",")]
     base = args.work or Path(tempfile.mkdtemp(prefix="dg_scale_"))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}; "
-          f"work folder {base}", flush=True)  # fmt: skip
+          f"work folder {base}; overrides {args.overrides}", flush=True)  # fmt: skip
     results = []
     try:
         for size in sizes:
-            results.append(run_size(size, base / f"n{size}", args.seed))
+            results.append(run_size(size, base / f"n{size}", args.seed, tuple(args.overrides)))
             if not args.keep:
                 shutil.rmtree(base / f"n{size}", ignore_errors=True)
             if args.json:
