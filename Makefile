@@ -58,6 +58,7 @@ bench-quick: $(STAMP)
 	$(PY) benchmarks/data_gen.py --sparql --quick
 	$(PY) benchmarks/data_gen.py --images --quick
 	$(PY) benchmarks/data_gen.py --qa --quick
+	$(PY) benchmarks/data_gen.py --near-duplicates --quick
 	$(PY) benchmarks/grouping.py --quick
 	$(PY) benchmarks/refine_client.py --quick
 

@@ -59,6 +59,45 @@ def reference_mb_per_s(samples: list, folder: Path) -> float:
     return _folder_mb(folder) / (time.perf_counter() - start)
 
 
+def near_duplicates_main(quick: bool) -> None:
+    """Near-duplicate search of one country's pHashes: the stage's banded search against a full scan."""
+    import random
+
+    from data_gen.images.checks import near_duplicates
+
+    def full_scan(hashes: list[str], max_distance: int) -> list[int | None]:
+        """The reference: the stage's former search, every kept hash compared at once with numpy."""
+        import numpy as np
+
+        kept_values: list[int] = []
+        kept_positions: list[int] = []
+        found: list[int | None] = []
+        for position, value in enumerate(hashes):
+            number = int(value, 16)
+            if kept_values:
+                distances = np.bitwise_count(np.array(kept_values, dtype=np.uint64) ^ np.uint64(number))
+                best = int(np.argmin(distances))
+                if int(distances[best]) <= max_distance:
+                    found.append(kept_positions[best])
+                    continue
+            kept_values.append(number)
+            kept_positions.append(position)
+            found.append(None)
+        return found
+
+    rng = random.Random(0)
+    for count in (2000,) if quick else (2000, 20000):
+        hashes = [f"{rng.getrandbits(64):016x}" for _ in range(count)]
+        start = time.perf_counter()
+        expected = full_scan(hashes, 4)
+        reference = time.perf_counter() - start
+        start = time.perf_counter()
+        assert near_duplicates(hashes, 4) == expected
+        banded = time.perf_counter() - start
+        print(f"near duplicates, {count:,} hashes: full scan {reference:.2f} s, banded {banded:.3f} s, "
+              f"ratio_vs_reference={reference / banded:.1f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -67,7 +106,11 @@ def main() -> None:
     parser.add_argument("--qa", action="store_true", help="benchmark QA generation instead of shard writing")
     parser.add_argument("--sparql", action="store_true", help="label queries per 1,000 entities, batched vs per item")
     parser.add_argument("--images", action="store_true", help="image stage vs a per-item downloader, loopback Commons")
+    parser.add_argument("--near-duplicates", action="store_true", help="banded pHash search vs a full scan")
     args = parser.parse_args()
+    if args.near_duplicates:
+        near_duplicates_main(args.quick)
+        return
     if args.sparql:
         sparql_main(args.quick)
         return

@@ -162,3 +162,43 @@ def test_a_host_pause_beyond_the_allowed_wait_fails_instead_of_sleeping():
     with pytest.raises(FetchFailure) as caught, gate.slot(max_pause=120):
         pass
     assert caught.value.status == "rate_limited" and slept == []
+
+
+def _nearest_kept_by_full_scan(hashes, max_distance):
+    """The reference: compare each hash with every kept hash (the stage's former ∝ n² loop)."""
+    kept, result = [], []
+    for position, value in enumerate(hashes):
+        if value is None:
+            result.append(None)
+            continue
+        number = int(value, 16)
+        distances = [(bin(k ^ number).count("1"), i) for i, (k, _) in enumerate(kept)]
+        best = min(distances, default=None)
+        if best is not None and best[0] <= max_distance:
+            result.append(kept[best[1]][1])
+        else:
+            kept.append((number, position))
+            result.append(None)
+    return result
+
+
+@pytest.mark.parametrize("max_distance", [0, 1, 4, 10, 63, 64, 70])
+def test_banded_near_duplicate_search_equals_the_full_scan(max_distance):
+    """Issue 17 scale run: the full scan cost ∝ n² per country (20,000 images: 9 s); the banded
+    (multi-index) search must give the same answer, ties included (nearest, then earliest kept)."""
+    import random
+
+    rng = random.Random(max_distance)
+    centres = [rng.getrandbits(64) for _ in range(40)]
+    hashes = []
+    for _ in range(1500):
+        if rng.random() < 0.05:
+            hashes.append(None)
+            continue
+        value = rng.choice(centres)
+        for bit in rng.sample(range(64), rng.randint(0, 8)):  # near copies of a few pictures
+            value ^= 1 << bit
+        hashes.append(f"{value:016x}")
+    expected = _nearest_kept_by_full_scan(hashes, max_distance)
+    assert near_duplicates(hashes, max_distance) == expected
+    assert any(found is not None for found in expected) and any(found is None for found in expected)
