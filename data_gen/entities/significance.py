@@ -60,11 +60,13 @@ def local_sitelinks_query(qids: Sequence[str], sites: Sequence[str]) -> str:
     for site in sites:
         if not (site.startswith("https://") and site.endswith(".wikipedia.org/") and " " not in site):
             raise ValueError(f"not a Wikipedia site IRI: {site!r}")
-    wikis = " ".join(f"<{site}>" for site in sites)
+    wikis = ", ".join(f"<{site}>" for site in sites)
+    # the wikis as a filter, not a second VALUES block: Oxigraph plans two VALUES blocks joined on
+    # one pattern as a scan (0.165 s vs 0.028 s per 200 items on the 20k synthetic store; see facts_query)
     return PREFIXES + f"""SELECT ?item (COUNT(DISTINCT ?article) AS ?local) WHERE {{
   {values_clause("item", list(qids))}
-  VALUES ?wiki {{ {wikis} }}
   ?article schema:about ?item ; schema:isPartOf ?wiki .
+  FILTER(?wiki IN ({wikis}))
 }} GROUP BY ?item"""
 
 

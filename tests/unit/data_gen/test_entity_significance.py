@@ -115,6 +115,8 @@ def test_regional_selection_keeps_the_long_tail_that_global_ranking_drops(store,
     assert manifest["long_tail"]["below_median"] == 2 and manifest["long_tail"]["selected_by_global_ranking"] == 4
     local_queries = [q for q in queries if "schema:isPartOf" in q]
     assert local_queries and all("<https://fr.wikipedia.org/>" in q and "en.wikipedia" not in q for q in local_queries)
+    # one VALUES block (the items), the wikis as a filter: two VALUES blocks make Oxigraph scan
+    assert all(q.count("VALUES") == 1 and "FILTER(?wiki IN (<https://fr.wikipedia.org/>))" in q for q in local_queries)
 
     manifest, records, queries = _run(store, tmp_path / "global", max_per_country=4, ranking="global")
     assert [r["qid"] for r in records] == ["Q7000001", "Q7000002", "Q7000003", "Q7000004"]
