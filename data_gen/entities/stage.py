@@ -12,7 +12,7 @@ per country, each atomically (countries are labelled and written in groups of ab
 The manifest is recomputed from all `<CC>.stats.json` files in the folder, so SLURM array tasks
 that each run a few countries (`countries=FR,JP`) leave a manifest covering everything finished,
 whichever task ends last. `long_tail` (per country, and summed in the manifest) is the effect of
-regional selection: the share of selected entities below the median total sitelinks of the
+regional selection: the share of selected entities at or below the median total sitelinks of the
 country's eligible candidates, as selected and as ranking by total sitelinks would have selected.
 A killed run leaves at most hidden temp files (removed on the next run);
 re-running is cheap because every SPARQL answer is cached on disk (`cache.dir`). Nothing is written
@@ -204,7 +204,7 @@ def write_manifest(
 
 def long_tail_totals(countries: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Every country's selected entities below its median sitelinks: as selected vs by global ranking."""
-    keys = ("selected", "below_median", "selected_by_global_ranking", "below_median_by_global_ranking")
+    keys = ("selected", "at_or_below_median", "selected_by_global_ranking", "at_or_below_median_by_global_ranking")
     sums = {key: sum(entry.get("long_tail", {}).get(key, 0) for entry in countries.values()) for key in keys}
 
     def share(part: int, whole: int) -> float:
@@ -212,9 +212,9 @@ def long_tail_totals(countries: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
     return {
         **sums,
-        "below_median_share": share(sums["below_median"], sums["selected"]),
-        "below_median_share_by_global_ranking": share(
-            sums["below_median_by_global_ranking"], sums["selected_by_global_ranking"]
+        "at_or_below_median_share": share(sums["at_or_below_median"], sums["selected"]),
+        "at_or_below_median_share_by_global_ranking": share(
+            sums["at_or_below_median_by_global_ranking"], sums["selected_by_global_ranking"]
         ),
     }
 
@@ -236,8 +236,8 @@ def summary_table(manifest: dict[str, Any]) -> str:
     title = (
         f"entities: {manifest['total_entities']} entities in {len(rows)} countries; SPARQL {sparql['queries']} "
         f"queries ({sparql['cache_hits']} cached, {sparql['requests']} requests, {sparql['retries']} retries); "
-        f"below their country's median sitelinks: {tail.get('below_median_share', 0):.0%} selected "
-        f"vs {tail.get('below_median_share_by_global_ranking', 0):.0%} by global ranking"
+        f"at or below their country's median sitelinks: {tail.get('at_or_below_median_share', 0):.0%} selected "
+        f"vs {tail.get('at_or_below_median_share_by_global_ranking', 0):.0%} by global ranking"
     )
     headers = ["country", "candidates", "entities", "images", *[f"dropped:{r}" for r in reasons]]
     return format_table(headers, rows, title=title)

@@ -111,8 +111,8 @@ def test_regional_selection_keeps_the_long_tail_that_global_ranking_drops(store,
     assert [r["local_sitelinks"] for r in records] == [1, 1, 1, 1]
     tail = manifest["countries"]["FR"]["long_tail"]
     assert tail["median_sitelinks"] == 52.5
-    assert (tail["below_median_share"], tail["below_median_share_by_global_ranking"]) == (0.5, 0.0)
-    assert manifest["long_tail"]["below_median"] == 2 and manifest["long_tail"]["selected_by_global_ranking"] == 4
+    assert (tail["at_or_below_median_share"], tail["at_or_below_median_share_by_global_ranking"]) == (0.5, 0.0)
+    assert manifest["long_tail"]["at_or_below_median"] == 2 and manifest["long_tail"]["selected_by_global_ranking"] == 4
     local_queries = [q for q in queries if "schema:isPartOf" in q]
     assert local_queries and all("<https://fr.wikipedia.org/>" in q and "en.wikipedia" not in q for q in local_queries)
     # one VALUES block (the items), the wikis as a filter: two VALUES blocks make Oxigraph scan
@@ -120,7 +120,7 @@ def test_regional_selection_keeps_the_long_tail_that_global_ranking_drops(store,
 
     manifest, records, queries = _run(store, tmp_path / "global", max_per_country=4, ranking="global")
     assert [r["qid"] for r in records] == ["Q7000001", "Q7000002", "Q7000003", "Q7000004"]
-    assert manifest["countries"]["FR"]["long_tail"]["below_median_share"] == 0.0
+    assert manifest["countries"]["FR"]["long_tail"]["at_or_below_median_share"] == 0.0
     assert not [q for q in queries if "schema:isPartOf" in q]  # no local-sitelink queries when not ranking by them
 
 
