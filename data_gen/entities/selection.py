@@ -320,9 +320,9 @@ class Selection:
     long_tail: LongTailReport
 
 
-def select_entities(candidates: dict[str, Candidate], catalogue: Catalogue, settings: EntitySettings) -> Selection:
-    """Filter, rank and cap one country's candidates (`local_sitelinks` already set for regional ranking)."""
-    eligible, dropped = eligible_candidates(candidates, catalogue, settings)
+def select_entities(eligible: list[Candidate], dropped: Counter, settings: EntitySettings) -> Selection:
+    """Rank and cap one country's eligible candidates (`eligible_candidates`; `local_sitelinks` already
+    set for regional ranking); `dropped` holds the filter's reasons and gets the caps' added."""
     class_frequency = Counter(cls for candidate in eligible for cls in candidate.classes)
 
     def capped(ordered: list[Candidate], counts: Counter | None = None) -> list[Candidate]:

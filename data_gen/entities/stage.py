@@ -162,11 +162,10 @@ def run_entities(
     for country in progress(countries, desc="entities: candidates+facts", unit="country", enabled=show_progress):
         candidates = collect_candidates(client, country, catalogue, settings)
         fetch_facts(client, candidates, catalogue, settings)
+        eligible, dropped = eligible_candidates(candidates, catalogue, settings)
         if settings.ranking == "regional":
-            eligible, _ = eligible_candidates(candidates, catalogue, settings)
-            wikis = country_wikis(country, regions)
-            fetch_local_sitelinks(client, eligible, wikis, settings.facts_batch_size)
-        results.append(CountryResult(country, len(candidates), select_entities(candidates, catalogue, settings)))
+            fetch_local_sitelinks(client, eligible, country_wikis(country, regions), settings.facts_batch_size)
+        results.append(CountryResult(country, len(candidates), select_entities(eligible, dropped, settings)))
         if sum(len(result.selected) for result in results) >= settings.write_every:
             label_and_write()
     if results:

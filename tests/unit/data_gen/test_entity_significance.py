@@ -103,6 +103,8 @@ def test_denied_classes_are_dropped_and_counted_by_default(store, tmp_path):
 
 def test_regional_selection_keeps_the_long_tail_that_global_ranking_drops(store, tmp_path):
     manifest, records, queries = _run(store, tmp_path / "regional", max_per_country=4)
+    # the filter's reasons and the caps' in one count: 1 airport denied, 4 of the 8 towers over the cap
+    assert manifest["countries"]["FR"]["dropped"] == {"denied_class": 1, "country_cap": 4}
     # one item per popularity band (8 towers → 4 bands of 2), most popular band first; inside a band
     # the larger share of French-Wikipedia articles wins (Q…2: 1/150 before Q…1: 1/200; Q…4 before Q…3,
     # which has no French article; Q…6: 1/4 before Q…5: 1/5; Q…7: 1/3 before Q…8: none)
