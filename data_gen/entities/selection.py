@@ -329,7 +329,7 @@ def select_entities(eligible: list[Candidate], dropped: Counter, settings: Entit
         per_class: Counter = Counter()
         kept: list[Candidate] = []
         for candidate in ordered:
-            primary = primary_class(candidate, class_frequency)
+            primary = primary_class(candidate.classes, class_frequency)
             if len(kept) >= settings.max_per_country:
                 reason = "country_cap"
             elif per_class[primary] >= settings.max_per_class:
@@ -347,9 +347,8 @@ def select_entities(eligible: list[Candidate], dropped: Counter, settings: Entit
     return Selection(selected, dropped, bands, long_tail_report(eligible, selected, capped))
 
 
-def primary_class(candidate: Candidate, class_frequency: Counter) -> str:
-    """The candidate's P31 value that is most common in its country (ties: lower QID); "" if none."""
-    classes = candidate.classes
+def primary_class(classes: Sequence[str], class_frequency: Counter) -> str:
+    """Of an item's P31 values, the one most common in its country (ties: lower QID); "" if none."""
     if not classes:
         return ""
     return min(classes, key=lambda cls: (-class_frequency[cls], qid_number(cls)))

@@ -37,6 +37,7 @@ from omegaconf import DictConfig
 from data_gen.common.errors import DataGenError
 from data_gen.common.jsonl import iter_jsonl
 from data_gen.common.layout import Layout
+from data_gen.entities.selection import primary_class
 from data_gen.wikidata.identifiers import PREFIXES, qid_number, qid_of, values_clause
 from data_gen.wikidata.regions import load_regions
 
@@ -107,8 +108,7 @@ def read_entities(files: list[Path]) -> dict[tuple[str, str], dict[str, Any]]:
         records = [line.record for line in iter_jsonl(path) if line.record]  # type: ignore[union-attr]
         frequency = Counter(cls for record in records for cls in record.get("classes") or [])
         for record in records:
-            classes = record.get("classes") or []
-            primary = min(classes, key=lambda cls: (-frequency[cls], qid_number(cls))) if classes else NO_CLASS
+            primary = primary_class(record.get("classes") or [], frequency)
             labels = {
                 fact["value"]: fact["labels"]["en"]
                 for fact in record.get("facts") or []
@@ -168,10 +168,21 @@ def gdp_per_capita(cfg: DictConfig, codes: list[str]) -> dict[str, float]:
 # ---------------------------------------------------------------- the section
 
 
+def images_per_country(images: Mapping[tuple[str, str], int]) -> dict[str, int]:
+    """Per country, the usable images of `usable_images` (countries with none left out)."""
+    counts: Counter = Counter()
+    for (country, _), count in images.items():
+        counts[country] += count
+    return dict(sorted((country, n) for country, n in counts.items() if n))
+
+
 def bias_section(
-    cfg: DictConfig, samples_per_country: Mapping[str, int], images_per_country: Mapping[str, int]
+    cfg: DictConfig, samples_per_country: Mapping[str, int], images: Mapping[tuple[str, str], int]
 ) -> dict[str, Any]:
-    """The bias section for stats.json, or `{"skipped": reason}` without entity records."""
+    """The bias section for stats.json, or `{"skipped": reason}` without entity records.
+
+    `images` is `usable_images(layout)`, read once by the stats stage for its tables and this section.
+    """
     layout = Layout.of(cfg)
     files = entity_files(layout)
     if not files:
@@ -180,9 +191,9 @@ def bias_section(
             "section needs the run's entities for its countries, classes and popularity"
         }
     entities = read_entities(files)
-    images = usable_images(layout)
+    per_country_images = images_per_country(images)
     per_country_entities = Counter(country for country, _ in entities)
-    codes = sorted({path.stem for path in files} | set(samples_per_country) | set(images_per_country))
+    codes = sorted({path.stem for path in files} | set(samples_per_country) | set(per_country_images))
     section: dict[str, Any] = {
         "gdp": {
             "property": GDP_PROPERTY,
@@ -199,7 +210,7 @@ def bias_section(
         code: {
             "gdp_per_capita": gdp.get(code),
             "samples": int(samples_per_country.get(code, 0)),
-            "images": int(images_per_country.get(code, 0)),
+            "images": int(per_country_images.get(code, 0)),
             "entities": per_country_entities[code],
         }
         for code in codes

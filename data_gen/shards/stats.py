@@ -35,11 +35,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from omegaconf import DictConfig
 
-from data_gen.common.jsonl import iter_jsonl
 from data_gen.common.layout import Layout
 from data_gen.common.progress import format_table
 from data_gen.common.stage_result import StageResult
-from data_gen.shards.bias import PLOT_NAME, bias_figure, bias_markdown, bias_section, reading
+from data_gen.shards.bias import (
+    PLOT_NAME,
+    bias_figure,
+    bias_markdown,
+    bias_section,
+    images_per_country,
+    reading,
+    usable_images,
+)
 from data_gen.shards.validate import shard_folders
 from data_gen.wikidata.properties import load_catalogue
 from shard_contract.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -166,14 +173,6 @@ def write_stats(
     return out
 
 
-def images_per_country(layout: Layout) -> dict[str, int]:
-    """Usable (status ok) images per country, from the images stage's records."""
-    counts: Counter = Counter()
-    for path in sorted(layout.stage("images").glob("*.jsonl")):
-        counts[path.stem] += sum(line.record.get("status") == "ok" for line in iter_jsonl(path))  # type: ignore[union-attr]
-    return dict(sorted((country, n) for country, n in counts.items() if n))
-
-
 def samples_per_country(folders: list[Path]) -> dict[str, int]:
     counts: Counter = Counter()
     for folder in folders:
@@ -218,10 +217,11 @@ def combined_stats(
 def run_stats(cfg: DictConfig) -> StageResult:
     """`stage=stats` (registered in data_gen.pipeline.registry)."""
     layout = Layout.of(cfg)
-    images = images_per_country(layout)
+    per_entity = usable_images(layout)  # one read of the images records for the tables and the bias section
+    images = images_per_country(per_entity)
     folders = shard_folders(cfg)
     one_folder = bool(cfg.get("shard_dir"))  # its own report carries the bias section; else the combined one
-    bias = bias_section(cfg, samples_per_country(folders), images)
+    bias = bias_section(cfg, samples_per_country(folders), per_entity)
     for folder in folders:
         write_stats(folder, images, bias if one_folder else None)
     rows = [[str(folder / "stats"), read_manifest(folder)["total_samples"]] for folder in folders]

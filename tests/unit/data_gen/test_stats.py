@@ -192,7 +192,7 @@ def test_a_failed_gdp_query_keeps_the_rest_of_the_section(small_run: Path, tmp_p
     from data_gen.shards.bias import bias_section
 
     cfg = datagen_config(small_run, "source=endpoint", "endpoint.url=http://127.0.0.1:9/sparql", "user_agent=null")
-    bias = bias_section(cfg, {"FR": 10, "GR": 3}, {"FR": 2})
+    bias = bias_section(cfg, {"FR": 10, "GR": 3}, {("FR", "Q1"): 2})
     assert bias["gdp"]["error"] and bias["no_gdp_value"] == sorted(SMALL_RUN)
     assert bias["spearman"]["samples"]["rho"] is None and bias["spearman"]["samples"]["n"] == 0
     assert bias["countries"]["FR"]["gdp_per_capita"] is None and bias["countries"]["FR"]["samples"] == 10
