@@ -29,8 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +38,7 @@ sys.path.insert(0, str(ROOT))  # before benchmarks/ (which holds a data_gen.py o
 
 from benchmarks.synthetic_wikidata import output_path  # noqa: E402
 from tests.helpers.datagen_cli import TEST_AGENT  # noqa: E402
-from tests.helpers.oxigraph_server import _oxigraph_binary  # noqa: E402
-from tests.helpers.ports import free_loopback_port  # noqa: E402
+from tests.helpers.oxigraph_server import OxigraphServer, _oxigraph_binary  # noqa: E402
 
 STAGES = ("entities", "images", "qa", "refine", "filter", "shards")
 FOLDERS = {"entities": "entities", "images": "images", "qa": "qa", "refine": "refine", "filter": "filter",
@@ -82,52 +79,24 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
-class ReadOnlyServer:
-    """`oxigraph serve-read-only` on a loopback port; its peak RSS read from /proc before it stops."""
+class ReadOnlyServer(OxigraphServer):
+    """`oxigraph serve-read-only` on a loopback port, with its CPU time and peak RSS read from /proc."""
 
     def __init__(self, location: Path) -> None:
-        self.location = location
-        self.port = free_loopback_port()
-        self.url = f"http://127.0.0.1:{self.port}/query"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> ReadOnlyServer:
-        self.process = subprocess.Popen(
-            [_oxigraph_binary(), "serve-read-only", "--location", str(self.location), "--bind",
-             f"127.0.0.1:{self.port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}?query=ASK%7B%7D", timeout=2):
-                    return self
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.2)
-        self.__exit__()
-        raise RuntimeError("oxigraph serve-read-only did not answer")
+        super().__init__(location, timeout_s=60, read_only=True)
+        self.url = self.query_url
 
     def cpu_s(self) -> float:
         """User + system CPU seconds of the server so far (/proc/<pid>/stat fields 14 and 15)."""
-        assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def peak_rss_mib(self) -> float:
-        assert self.process is not None
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+        """The server's peak RSS so far (VmHWM), to read before it stops."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return round(int(line.split()[1]) / 1024, 1)
         return 0.0
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
 
 
 def _env() -> dict[str, str]:

@@ -2,6 +2,9 @@
 
 Started as a subprocess on a free port, filled through the Graph Store Protocol (`POST /store`),
 and stopped on exit. The same queries the pipeline sends to WDQS or QLever run against it.
+`read_only=True` serves an existing store with `serve-read-only` (the scale benchmark's bulk loads).
+The server's stderr goes to a temporary file, read only if it exits early: a pipe nobody reads
+could fill up and stall a long-running server.
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from tests.helpers.ports import free_loopback_port
 
@@ -30,13 +35,15 @@ def _oxigraph_binary() -> str:
 class OxigraphServer:
     """Context manager around an `oxigraph serve` process bound to loopback."""
 
-    def __init__(self, location: Path, timeout_s: float = 20.0) -> None:
+    def __init__(self, location: Path, timeout_s: float = 20.0, read_only: bool = False) -> None:
         self.location = Path(location)
+        self.read_only = read_only
         self.port = free_loopback_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.query_url = f"{self.base_url}/query"
         self._timeout_s = timeout_s
         self._process: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
 
     def __enter__(self) -> OxigraphServer:
         self.start()
@@ -45,17 +52,27 @@ class OxigraphServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("the server is not running")
+        return self._process.pid
+
     def start(self) -> None:
+        command = "serve-read-only" if self.read_only else "serve"
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (open as long as the server runs; closed in stop)
         self._process = subprocess.Popen(
-            [_oxigraph_binary(), "serve", "--location", str(self.location), "--bind", f"127.0.0.1:{self.port}"],
+            [_oxigraph_binary(), command, "--location", str(self.location), "--bind", f"127.0.0.1:{self.port}"],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._log,
         )
         deadline = time.monotonic() + self._timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                err = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
-                raise RuntimeError(f"oxigraph serve exited early: {err.strip()}")
+                self._log.seek(0)
+                err = self._log.read().decode(errors="replace")
+                self.stop()
+                raise RuntimeError(f"oxigraph {command} exited early: {err.strip()}")
             try:
                 with urllib.request.urlopen(f"{self.query_url}?query=ASK%7B%7D", timeout=1):
                     return
@@ -85,6 +102,7 @@ class OxigraphServer:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-        if self._process.stderr:
-            self._process.stderr.close()
         self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
