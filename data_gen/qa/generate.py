@@ -38,8 +38,10 @@ Every skip is counted by reason: `entity:*` per entity, `pair:*` per (value, lan
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
+import itertools
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -104,8 +106,13 @@ class BalancedPositions:
         return self.block.pop()
 
 
-def pick_distinct(rng: random.Random, tiers: Sequence[Sequence[Option]], excluded: set[str], k: int,
-                  accept: Callable[[str], bool] | None = None) -> list[str]:
+def pick_distinct(
+    rng: random.Random,
+    tiers: Sequence[Sequence[Option]],
+    excluded: set[str],
+    k: int,
+    accept: Callable[[str], bool] | None = None,
+) -> list[str]:
     """Up to `k` option texts drawn tier by tier, none of whose keys is excluded or repeated (and, with
     `accept`, each accepted by it: the answer's writing system).
 
@@ -166,6 +173,37 @@ def same_writing(answer: str) -> Callable[[str], bool]:
         return family is None or other is None or other == family
 
     return accept
+
+
+class ChainedOptions(Sequence[Option]):
+    """Several option lists read as one, without copying them: a recognition tier is the options of
+    each of the entity's classes in turn, and copying them into one list on every question cost time
+    proportional to the class's size per question — quadratic in a country's entities at scale."""
+
+    def __init__(self, parts: Iterable[Sequence[Option]]) -> None:
+        self.parts = [part for part in parts if part]
+        self.ends = list(itertools.accumulate(len(part) for part in self.parts))
+
+    def __len__(self) -> int:
+        return self.ends[-1] if self.ends else 0
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        part = bisect.bisect_right(self.ends, index)
+        return self.parts[part][index - (self.ends[part - 1] if part else 0)]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ChainedOptions({list(self)!r})"
 
 
 @dataclass
@@ -280,8 +318,8 @@ class DistractorPools:
         """Other entities' labels: same country and class, then the same class anywhere (a shrine for a
         shrine, issue 17 (c)), then the same country, then anywhere."""
         index = self._recognition_index(language)
-        same_class = [option for cls in classes for option in index["class"].get((country, cls), [])]
-        class_anywhere = [option for cls in classes for option in index["class_anywhere"].get(cls, [])]
+        same_class = ChainedOptions(index["class"].get((country, cls), ()) for cls in classes)
+        class_anywhere = ChainedOptions(index["class_anywhere"].get(cls, ()) for cls in classes)
         return [same_class, class_anywhere, index["country"].get(country, []), index["everywhere"]]
 
 
@@ -372,7 +410,6 @@ class QAGenerator:
         """Records of one country in their fixed order; skips are added to `counts` by reason."""
         rng = random.Random(derive_seed(self.settings.seed, country))
         positions = BalancedPositions(rng, self.settings.num_choices)
-        self.pools.retain(languages)
         for entity in entities:
             refs = images.get(entity["qid"], ())
             if not refs:
@@ -402,7 +439,7 @@ class QAGenerator:
         if fold(answer.text) in own_names(entity, language):
             raise ValueSkip("answer_is_entity")  # e.g. the official name: the entity's own label again
         others = [*answer.aliases]
-        for fact in question.all_facts[1: self.settings.max_values_per_property]:
+        for fact in question.all_facts[1 : self.settings.max_values_per_property]:
             try:
                 other = value_text(fact, language, self.bce[language], self.settings.label_fallback)
             except ValueSkip:
@@ -484,8 +521,9 @@ class QAGenerator:
         else:
             tiers = self.pools.property_tiers(question.pid or "", language, answer.group, country)
         wanted = self.settings.num_choices - 1
-        distractors = pick_distinct(rng, tiers, self._excluded(entity, question, language, answer), wanted,
-                                    accept=same_writing(answer.text))
+        distractors = pick_distinct(
+            rng, tiers, self._excluded(entity, question, language, answer), wanted, accept=same_writing(answer.text)
+        )
         if len(distractors) < wanted:
             return None
         position = positions.next()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -45,7 +45,6 @@ from data_gen.common.parts import (
 from data_gen.common.progress import format_table, progress
 from data_gen.common.settings import config_dict, progress_enabled, settings_from
 from data_gen.common.stage_result import StageResult
-from data_gen.entities.stage import read_entities
 from data_gen.qa.generate import DistractorPools, ImageRef, QAGenerator, QASettings, Record
 from data_gen.qa.question_templates import LanguageTemplates, load_language, template_path
 from data_gen.wikidata.config import selected_countries
@@ -98,12 +97,17 @@ def country_complete(stage_dir: Path, country: str) -> bool:
 
 def _part_stats(records: int, counts: Counter, last: bool) -> dict[str, Any]:
     skipped = sum(value for key, value in counts.items() if key.startswith(("pair:", "mcq:")))
-    return {"records_in": records + skipped, "records_out": records, "reasons": dict(sorted(counts.items())),
-            "last": last}
+    return {
+        "records_in": records + skipped,
+        "records_out": records,
+        "reasons": dict(sorted(counts.items())),
+        "last": last,
+    }
 
 
-def write_country_parts(stage_dir: Path, country: str, records: Iterable[Record], counts: Counter,
-                        chunk_size: int) -> int:
+def write_country_parts(
+    stage_dir: Path, country: str, records: Iterable[Record], counts: Counter, chunk_size: int
+) -> int:
     """Cut the stream into parts and write the missing ones; return how many parts were written."""
     written, index, chunk = 0, 0, []
     seen = Counter()
@@ -152,17 +156,43 @@ def _input_countries(out_dir: Path) -> list[str]:
     return sorted(manifest.get("countries", {}))
 
 
-def _country_entities(out_dir: Path, code: str) -> list[dict[str, Any]]:
-    """One country's entity records, read when needed (never every country's at once)."""
+def _country_entities(out_dir: Path, code: str) -> Iterator[dict[str, Any]]:
+    """One country's entity records, streamed from its file when iterated (one record in memory at a
+    time: at 1M entities the largest country's records alone would be over a GiB)."""
     try:
-        return read_entities(out_dir, code)
+        for line in iter_jsonl(Layout(out_dir).entity_records(code)):
+            yield line.record  # type: ignore[misc]
     except (OSError, StageIOError) as error:
         raise DataGenError(f"entities/{code}.jsonl is unreadable ({error}): run stage=entities again") from None
 
 
-def _read_when_iterated(out_dir: Path, code: str) -> Iterator[dict[str, Any]]:
-    """One country's records, read only when the distractor index reaches that country."""
-    yield from _country_entities(out_dir, code)
+def generation_order(countries: Iterable[str], language_sets: Mapping[str, Sequence[str]]) -> list[str]:
+    """The countries in an order that puts those sharing a language next to each other.
+
+    A language's option lists are built over every country's values and kept only while a country
+    still to come needs them (`DistractorPools.retain`); alphabetical order would drop Tamil after
+    India and build it again for Sri Lanka, Malaysia and Singapore. Greedy: next is the country
+    sharing most languages with those built and still needed, then the one adding fewest new
+    languages, then the code. Records do not depend on the order (each country has its own seeded
+    stream and the lists are the same whenever built), only time and memory do.
+    """
+    remaining = sorted(countries)
+    order: list[str] = []
+    built: set[str] = set()
+    while remaining:
+        alive = built & {lang for code in remaining for lang in language_sets[code]}
+        chosen = min(
+            remaining,
+            key=lambda code, alive=alive: (
+                -len(alive.intersection(language_sets[code])),
+                len(set(language_sets[code]) - alive),
+                code,
+            ),
+        )
+        remaining.remove(chosen)
+        order.append(chosen)
+        built |= set(language_sets[chosen])
+    return order
 
 
 def run_qa(
@@ -187,29 +217,36 @@ def run_qa(
     language_sets = {code: regions.by_key(code).label_languages(regions.always_include) for code in available}
     languages = sorted({lang for langs in language_sets.values() for lang in langs})
     templates: dict[str, LanguageTemplates] = {lang: load_language(lang) for lang in languages}
-    lazily = {code: _read_when_iterated(out_dir, code) for code in available}
+    lazily = {code: _country_entities(out_dir, code) for code in available}
     pools = DistractorPools(lazily, templates, settings.label_fallback)
     generator = QAGenerator(settings, templates, pools, load_catalogue().pids)
     stage_dir = Layout(out_dir).stage(STAGE)
     stage_dir.mkdir(parents=True, exist_ok=True)
     remove_temp_files(stage_dir)
     check_fingerprint(stage_dir, fingerprint(out_dir, settings, languages))
-    per_country: dict[str, dict[str, Any]] = {}
-    for code in progress(selected, desc="qa", unit="country", enabled=show_progress):
-        if country_complete(stage_dir, code):
-            per_country[code] = {"parts_written": 0}
-            continue
+    per_country: dict[str, dict[str, Any]] = {
+        code: {"parts_written": 0} for code in selected if country_complete(stage_dir, code)
+    }
+    order = generation_order([code for code in selected if code not in per_country], language_sets)
+    for position, code in enumerate(progress(order, desc="qa", unit="country", enabled=show_progress)):
+        pools.retain({lang for later in order[position:] for lang in language_sets[later]})
         counts: Counter = Counter()
         images = read_image_refs(out_dir, code, counts)
         stream = generator.country(code, language_sets[code], _country_entities(out_dir, code), images, counts)
         per_country[code] = {"parts_written": write_country_parts(stage_dir, code, stream, counts, settings.chunk_size)}
+    per_country = dict(sorted(per_country.items()))
     done = [code for code in available if country_complete(stage_dir, code)]
     manifest = None
     if len(done) == len(available):
         extra = {"settings": asdict(settings), "languages": language_sets, "config": dict(config or {})}
         manifest = write_stage_manifest(stage_dir, STAGE, extra)
-    return {"countries": per_country, "complete": manifest is not None, "manifest": manifest,
-            "done": len(done), "total": len(available)}
+    return {
+        "countries": per_country,
+        "complete": manifest is not None,
+        "manifest": manifest,
+        "done": len(done),
+        "total": len(available),
+    }
 
 
 def _summary(stage_dir: Path, summary: dict[str, Any]) -> str:

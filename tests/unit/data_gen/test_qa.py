@@ -200,6 +200,57 @@ def test_missing_inputs_are_clear_errors(tmp_path: Path) -> None:
         run_qa(out, QASettings())
 
 
+def test_chained_options_read_as_the_concatenated_list_and_draw_the_same_distractors() -> None:
+    """Recognition tiers are views over the per-class lists (ChainedOptions), not copies made on every
+    question (quadratic at scale): indexing, length and pick_distinct's draws equal the copied list's."""
+    import random
+
+    from data_gen.qa.generate import ChainedOptions
+
+    parts = [[(f"a{i}", f"a{i}") for i in range(5)], [], [(f"b{i}", f"b{i}") for i in range(3)], [("c", "c")]]
+    chained, copied = ChainedOptions(parts), [option for part in parts for option in part]
+    assert len(chained) == len(copied) == 9 and list(chained) == copied and chained == copied
+    assert [chained[i] for i in range(-9, 9)] == [copied[i] for i in range(-9, 9)] and chained[2:7] == copied[2:7]
+    with pytest.raises(IndexError):
+        chained[9]
+    assert len(ChainedOptions([])) == 0 and not ChainedOptions([[], []])
+    for seed in range(50):
+        excluded = {f"a{seed % 5}", "c"}
+        accept = (lambda text: not text.startswith("b1")) if seed % 2 else None
+        assert pick_distinct(random.Random(seed), [chained, copied], excluded, 3, accept) == pick_distinct(
+            random.Random(seed), [copied, copied], excluded, 3, accept
+        )
+
+
+def test_each_languages_option_lists_are_built_once_per_run(tmp_path: Path, monkeypatch) -> None:
+    """Countries were generated in code order and each kept only its own languages' lists, so Tamil's
+    were built for India, dropped for Japan and built again for Sri Lanka (each build formats every
+    value of the property: most of the stage's time). The stage now orders countries by shared
+    languages and keeps a list while a later country needs it: one build per (property, language)."""
+    from data_gen.qa.generate import DistractorPools
+    from data_gen.qa.stage import generation_order
+
+    out = write_inputs(tmp_path / "run", per_country=8, countries=("FR", "IL", "IN", "JP", "LK"))
+    builds: Counter = Counter()
+    original = DistractorPools._build
+
+    def counting(self, pid: str, language: str):
+        builds[(pid, language)] += 1
+        return original(self, pid, language)
+
+    monkeypatch.setattr(DistractorPools, "_build", counting)
+    run_qa(out, QASettings(mcq_fraction=1.0))
+    assert builds and max(builds.values()) == 1, [key for key, n in builds.items() if n > 1]
+    assert {language for _, language in builds} >= {"ta", "si", "en"}
+    sets = {"FR": ["fr", "en"], "IN": ["hi", "ta", "en"], "JP": ["ja", "en"], "LK": ["si", "ta", "en"]}
+    order = generation_order(sets, sets)
+    assert sorted(order) == sorted(sets) and order.index("LK") == order.index("IN") + 1
+    monkeypatch.setattr(DistractorPools, "_build", original)
+    alone = write_inputs(tmp_path / "alone", per_country=8, countries=("FR", "IL", "IN", "JP", "LK"))
+    run_qa(alone, QASettings(mcq_fraction=1.0), countries=["LK"])
+    assert _digest(alone / "qa" / "LK") == _digest(out / "qa" / "LK")
+
+
 def test_pick_distinct_respects_tiers_and_exclusions() -> None:
     import random
 

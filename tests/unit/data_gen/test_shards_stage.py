@@ -144,6 +144,25 @@ def test_missing_image_stops_before_any_tar_is_written(tmp_path: Path) -> None:
         ShardsSettings(input="entities")
 
 
+def test_a_record_id_twice_in_the_input_stops_the_stage_naming_both_places(tmp_path: Path) -> None:
+    """The index holds one packed string per record and checks IDs on 64-bit hashes instead of a set of
+    the IDs (data_gen/shards/stage.py, `build_index`): a duplicate is still found, across parts and
+    across output folders, and named with both places before any tar is written."""
+    from data_gen.shards.stage import IndexEntry, unpack
+
+    out = write_inputs(tmp_path, per_country=4)
+    run_qa(out, QASettings(mcq_fraction=1.0))
+    parts = sorted((out / "qa").rglob("part-*.jsonl"))
+    first = json.loads(parts[0].read_text(encoding="utf-8").splitlines()[0])
+    copy = {**first, "question_type": "mcq" if first["question_type"] == "open" else "open"}  # another folder
+    with parts[-1].open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(copy, ensure_ascii=False) + "\n")
+    with pytest.raises(DataGenError, match=rf"record '{first['id']}' appears twice in qa/ \(.*part-.* at byte 0 and "):
+        run_shards(out, ShardsSettings(input="qa"))
+    assert not (out / "shards" / "open").exists()
+    assert unpack("g1_en_open\0k_1\0a\0ff") == IndexEntry("k_1", 10, 255, "g1_en_open")
+
+
 def test_stats_write_tables_and_charts_beside_each_manifest(sharded: Path) -> None:
     result = run_stats(datagen_config(sharded))
     combined = json.loads((sharded / "shards" / "stats" / "stats.json").read_text())
