@@ -21,9 +21,9 @@
   `answer_aliases` (an input of the refinement guards; often an empty list, which also makes HF
   `datasets` infer a null-typed column from the first samples and fail on the first non-empty one).
 - **Scale.** An index of (group, ID, part, byte offset) is sorted in memory, one packed string per
-  record (≈ 120 bytes with the duplicate check's 8-byte hash, measured: 12M records at 1M entities
-  ≈ 1.4 GB; it was ≈ 280 with one object per record and a set of the IDs), then records are read
-  back by seek. Every image path is checked before the first
+  record: measured 131 bytes per record at peak with the duplicate check's 8-byte hashes (155
+  grouped; 293 and 365 with one object per record and a set of the IDs), so ≈ 1.5 GiB for the 12M
+  records of 1M entities; records are then read back by seek. Every image path is checked before the first
   tar is written, so a missing file stops the stage with its record named and nothing half-written.
 - **Grouping** (`shards.group=image_language`, issue 18): instead of one sample per QA pair, one
   sample per (image, language, question type) whose turns are that image's QA pairs, in an order
@@ -146,8 +146,8 @@ def _image_path(out_dir: Path, record: dict[str, Any], where: str) -> Path:
 
 def _packed(key: str, part: int, offset: int, group: str) -> str:
     """One index entry as one string, `group NUL key NUL part NUL offset` (hex): sorting these sorts by
-    group, then ID — the order the folder is written in — and one string per record is ≈ 110 bytes
-    where an IndexEntry object with its fields took ≈ 230 (the index is the stage's memory at scale)."""
+    group, then ID — the order the folder is written in — and one string per record held 113 bytes
+    where an IndexEntry object with its fields held 239 (the index is the stage's memory at scale)."""
     return f"{group}\0{key}\0{part:x}\0{offset:x}"
 
 
