@@ -275,7 +275,9 @@ class DistractorPools:
 
     def retain(self, languages: Iterable[str]) -> None:
         """Drop the built option lists of other languages (rebuilt on demand, identically): the
-        lists of every language seen so far would otherwise all stay in memory until the end."""
+        lists of every language seen so far would otherwise all stay in memory until the end. The
+        stage passes the languages of the countries still to generate (data_gen/qa/stage.py,
+        `generation_order`), so a list is dropped after its last use and built once per run."""
         keep = set(languages)
         self._pools = {key: pools for key, pools in self._pools.items() if key[1] in keep}
         self._recognition = {lang: index for lang, index in self._recognition.items() if lang in keep}
