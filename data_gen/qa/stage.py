@@ -156,7 +156,7 @@ def _input_countries(out_dir: Path) -> list[str]:
     return sorted(manifest.get("countries", {}))
 
 
-def _country_entities(out_dir: Path, code: str) -> Iterator[dict[str, Any]]:
+def country_entities(out_dir: Path, code: str) -> Iterator[dict[str, Any]]:
     """One country's entity records, streamed from its file when iterated (one record in memory at a
     time: at 1M entities the largest country's records alone would be over a GiB)."""
     try:
@@ -217,7 +217,7 @@ def run_qa(
     language_sets = {code: regions.by_key(code).label_languages(regions.always_include) for code in available}
     languages = sorted({lang for langs in language_sets.values() for lang in langs})
     templates: dict[str, LanguageTemplates] = {lang: load_language(lang) for lang in languages}
-    lazily = {code: _country_entities(out_dir, code) for code in available}
+    lazily = {code: country_entities(out_dir, code) for code in available}
     pools = DistractorPools(lazily, templates, settings.label_fallback)
     generator = QAGenerator(settings, templates, pools, load_catalogue().pids)
     stage_dir = Layout(out_dir).stage(STAGE)
@@ -232,7 +232,7 @@ def run_qa(
         pools.retain({lang for later in order[position:] for lang in language_sets[later]})
         counts: Counter = Counter()
         images = read_image_refs(out_dir, code, counts)
-        stream = generator.country(code, language_sets[code], _country_entities(out_dir, code), images, counts)
+        stream = generator.country(code, language_sets[code], country_entities(out_dir, code), images, counts)
         per_country[code] = {"parts_written": write_country_parts(stage_dir, code, stream, counts, settings.chunk_size)}
     per_country = dict(sorted(per_country.items()))
     done = [code for code in available if country_complete(stage_dir, code)]
