@@ -2,15 +2,25 @@
 
 Each write goes to a hidden temp file in the same folder (same filesystem, so the rename is
 atomic), is flushed and fsynced, then renamed over the target. A crash can leave only a hidden
-`.<name>.tmp` file behind; writers clean those up on their next run. `atomic_open` is the one
+`.<name>.<writer>.tmp` file behind; writers clean those up on their next run. `atomic_open` is the one
 mechanism (a writer that streams, such as `torch.save`, writes into its handle); a folder built in
 several files goes through `atomic_directory`, which renames a finished hidden folder into place.
+
+Several processes may write into one folder at once (SLURM array tasks sharing an output folder:
+two tasks generating the same placeholder image, caching the same SPARQL answer, rewriting a
+stage manifest), so each write has a temp file of its own (the writer's pid and a random token in
+its name: two writers of one target never truncate each other's bytes; the last rename wins) and
+holds an `flock` on it while writing. `remove_temp_files` deletes only temp files no live process
+holds, so a task starting up never removes the file a sibling task is in the middle of writing.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,25 +28,61 @@ from pathlib import Path
 from typing import IO, Any
 
 
-def temp_path(path: Path) -> Path:
-    """The hidden temp name used while `path` is being written."""
-    return path.with_name(f".{path.name}.tmp")
+def temp_prefix(path: Path) -> str:
+    """The start of every temp file name used while `path` is being written (`.<name>.`)."""
+    return f".{Path(path).name}."
+
+
+def temp_files(path: Path) -> list[Path]:
+    """The temp files of `path` now on disk (a write in progress, or one a crash left behind)."""
+    path = Path(path)
+    prefix = temp_prefix(path)
+    if not path.parent.is_dir():
+        return []
+    return sorted(p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(".tmp"))
+
+
+def _try_lock(fd: int) -> bool:
+    """Take an exclusive `flock` on `fd` without waiting; False when another process holds it.
+
+    A file system without `flock` (some NFS mounts) counts as "not held": temp files there are
+    cleaned as before locks existed, and concurrent tasks are warned about by the out_dir lock.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+    return True
+
+
+def _open_own_temp(path: Path) -> tuple[int, Path]:
+    """Create `path`'s temp file for this writer alone and lock it; return its descriptor and name."""
+    while True:
+        tmp = path.with_name(f"{temp_prefix(path)}{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:  # a cleaner may have taken it between create and lock (and removes it): then start again
+            if _try_lock(fd) and os.path.samestat(os.fstat(fd), os.stat(tmp)):
+                return fd, tmp
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 @contextmanager
 def atomic_open(path: Path) -> Iterator[IO[bytes]]:
-    """A binary handle on `path`'s temp file; on a clean exit it is fsynced and renamed over `path`.
+    """A binary handle on a temp file of `path`; on a clean exit it is fsynced and renamed over `path`.
 
     On an exception the temp file is removed and the previous `path` (if any) is left untouched.
     """
     path = Path(path)
-    tmp = temp_path(path)
+    fd, tmp = _open_own_temp(path)
     try:
-        with open(tmp, "wb") as handle:
+        with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # still holding the lock: a cleaner never sees this temp unlocked
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -65,16 +111,27 @@ def atomic_write_jsonl(path: Path, rows: Any) -> int:
 
 
 def remove_temp_files(folder: Path, recursive: bool = True) -> int:
-    """Delete `.<name>.tmp` leftovers of interrupted atomic writes under `folder`; return how many."""
+    """Delete `.<name>…tmp` leftovers of interrupted atomic writes under `folder`; return how many.
+
+    A temp file a live writer still holds (another task writing into the same folder) is left alone.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return 0
     pattern = "**/.*.tmp" if recursive else ".*.tmp"
     removed = 0
     for leftover in folder.glob(pattern):
-        if leftover.is_file():
+        try:
+            fd = os.open(leftover, os.O_RDONLY)
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            continue  # finished (renamed) meanwhile, or not a file
+        try:
+            if not os.path.isfile(leftover) or not _try_lock(fd):
+                continue
             leftover.unlink(missing_ok=True)
             removed += 1
+        finally:
+            os.close(fd)
     return removed
 
 

@@ -61,6 +61,15 @@ class Layout:
     def image_folder(self, country: str) -> Path:
         return self.stage("images") / country
 
+    def country_record_files(self, stage: str) -> list[Path]:
+        """Every `<CC>.jsonl` of `entities` or `images`, sorted: never a hidden journal or temp file
+        (`Path.glob("*.jsonl")` also matches `.<CC>.journal.jsonl`, the images journal of a run still
+        going or killed)."""
+        folder = self.stage(stage)
+        if not folder.is_dir():
+            return []
+        return sorted(path for path in folder.glob("*.jsonl") if not path.name.startswith("."))
+
     def image_journal(self, country: str) -> Path:
         return self.stage("images") / f".{country}.journal.jsonl"
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from data_gen.common.errors import DataGenError, StageIOError
 from data_gen.common.jsonl import read_jsonl
+from data_gen.common.locks import manifest_lock
 from data_gen.common.progress import progress
 from shard_contract.atomic import atomic_write_json, atomic_write_jsonl, remove_temp_files
 from shard_contract.manifest import MANIFEST_NAME
@@ -229,9 +230,13 @@ def summarize(stage_dir: Path) -> dict[str, Any]:
 
 
 def write_stage_manifest(stage_dir: Path, stage: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Write `<stage_dir>/manifest.json` (totals from the parts plus `extra`); call after the last part."""
-    manifest = {"stage": stage, **summarize(stage_dir), **dict(extra or {})}
-    atomic_write_json(Path(stage_dir) / MANIFEST_NAME, manifest)
+    """Write `<stage_dir>/manifest.json` (totals from the parts plus `extra`); call after the last part.
+
+    Under the stage's manifest lock, so two array tasks completing the set together write in turn.
+    """
+    with manifest_lock(stage_dir):
+        manifest = {"stage": stage, **summarize(stage_dir), **dict(extra or {})}
+        atomic_write_json(Path(stage_dir) / MANIFEST_NAME, manifest)
     return manifest
 
 

@@ -31,6 +31,7 @@ from omegaconf import DictConfig
 
 from data_gen.common.jsonl import read_jsonl
 from data_gen.common.layout import Layout
+from data_gen.common.locks import manifest_lock
 from data_gen.common.progress import format_table, progress
 from data_gen.common.stage_result import StageResult
 from data_gen.entities.selection import (
@@ -181,23 +182,27 @@ def run_entities(
 def write_manifest(
     folder: Path, run_info: dict[str, Any], settings: EntitySettings, config: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """`manifest.json` from every country's stats in the folder plus what this run did."""
-    countries = {}
-    for path in sorted(folder.glob("*.stats.json")):
-        code = path.name.split(".")[0]
-        if (folder / f"{code}.jsonl").exists():
-            countries[code] = json.loads(path.read_text(encoding="utf-8"))
-    manifest = {
-        "stage": STAGE,
-        "countries": countries,
-        "total_entities": sum(entry["entities"] for entry in countries.values()),
-        "total_images": sum(entry["images"] for entry in countries.values()),
-        "long_tail": long_tail_totals(countries),
-        "run": run_info,
-        "settings": asdict(settings),
-        "config": config or {},
-    }
-    atomic_write_json(folder / MANIFEST_NAME, manifest)
+    """`manifest.json` from every country's stats in the folder plus what this run did.
+
+    Under the stage's manifest lock: array tasks finishing together each see the others' countries.
+    """
+    with manifest_lock(folder):
+        countries = {}
+        for path in sorted(folder.glob("*.stats.json")):
+            code = path.name.split(".")[0]
+            if (folder / f"{code}.jsonl").exists():
+                countries[code] = json.loads(path.read_text(encoding="utf-8"))
+        manifest = {
+            "stage": STAGE,
+            "countries": countries,
+            "total_entities": sum(entry["entities"] for entry in countries.values()),
+            "total_images": sum(entry["images"] for entry in countries.values()),
+            "long_tail": long_tail_totals(countries),
+            "run": run_info,
+            "settings": asdict(settings),
+            "config": config or {},
+        }
+        atomic_write_json(folder / MANIFEST_NAME, manifest)
     return manifest
 
 

@@ -42,6 +42,7 @@ from omegaconf import DictConfig, OmegaConf
 from data_gen.common.errors import DataGenError, StageIOError
 from data_gen.common.jsonl import read_jsonl
 from data_gen.common.layout import Layout
+from data_gen.common.locks import manifest_lock
 from data_gen.common.progress import format_table, progress
 from data_gen.common.stage_result import StageResult
 from data_gen.images.checks import (
@@ -288,25 +289,29 @@ def country_counts(records: list[dict[str, Any]], entities: int) -> dict[str, An
 
 
 def write_manifest(out_dir: Path, run_info: dict[str, Any], settings: ImageSettings, config: dict | None) -> dict:
-    """`images/manifest.json` from every `images/<CC>.jsonl` present plus what this run did."""
+    """`images/manifest.json` from every `images/<CC>.jsonl` present plus what this run did.
+
+    Under the stage's manifest lock: array tasks finishing together each see the others' countries.
+    """
     folder = Layout(Path(out_dir)).stage(STAGE)
-    countries = {}
-    for path in sorted(folder.glob("*.jsonl")):
-        code = path.stem
-        records = read_image_records(out_dir, code)
-        countries[code] = country_counts(records, len({r["qid"] for r in records}))
-    totals = Counter()
-    for entry in countries.values():
-        totals.update(entry["statuses"])
-    manifest = {
-        "stage": STAGE,
-        "countries": countries,
-        "totals": dict(sorted(totals.items())),
-        "run": run_info,
-        "settings": asdict(settings),
-        "config": config or {},
-    }
-    atomic_write_json(folder / MANIFEST_NAME, manifest)
+    with manifest_lock(folder):
+        countries = {}
+        for path in Layout(Path(out_dir)).country_record_files(STAGE):
+            code = path.stem
+            records = read_image_records(out_dir, code)
+            countries[code] = country_counts(records, len({r["qid"] for r in records}))
+        totals = Counter()
+        for entry in countries.values():
+            totals.update(entry["statuses"])
+        manifest = {
+            "stage": STAGE,
+            "countries": countries,
+            "totals": dict(sorted(totals.items())),
+            "run": run_info,
+            "settings": asdict(settings),
+            "config": config or {},
+        }
+        atomic_write_json(folder / MANIFEST_NAME, manifest)
     return manifest
 
 
@@ -352,14 +357,14 @@ def summary_table(manifest: dict[str, Any]) -> str:
 
 def selected_codes(cfg: DictConfig, out_dir: Path) -> list[str]:
     """ISO codes to run: the configured selection, or every country the entities stage wrote."""
-    from data_gen.wikidata.config import selected_countries
+    from data_gen.wikidata.config import explicit_countries
 
     manifest_path = Layout(out_dir).manifest("entities")
     if not manifest_path.exists():
         raise DataGenError(f"{manifest_path} is missing: run stage=entities first")
     done = set(json.loads(manifest_path.read_text(encoding="utf-8"))["countries"])
-    wanted = str(cfg.get("countries", "all")).strip().lower() == "all"
-    codes = sorted(done) if wanted else [country.code for country in selected_countries(cfg)]
+    explicit = explicit_countries(cfg)
+    codes = sorted(done) if explicit is None else [country.code for country in explicit]
     missing = [code for code in codes if code not in done]
     if missing:
         folder = Layout(out_dir).stage("entities")

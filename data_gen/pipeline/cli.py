@@ -2,7 +2,8 @@
 
 The stages are the functions of `pipeline/registry.py` plus `all` (pipeline/run_all.py). Before a
 stage runs, `out_dir` is claimed and locked (pipeline/out_dir.py: never a system folder, never a
-folder holding files data_gen did not write, never two runs at once). Errors a user can fix — the named types of
+folder holding files data_gen did not write, never two runs at once, except array tasks over
+disjoint parts or countries). Errors a user can fix — the named types of
 `data_gen.common.errors` (unknown country, malformed endpoint URL, endpoint down, a stage run
 before its input exists…), a sample or manifest that breaks the shard contract, and operating-system
 errors such as a full disk or a missing file — end the run with one line on stderr, `error: …`
@@ -22,15 +23,18 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import MissingMandatoryValue
 
 from data_gen.common.errors import DataGenError
+from data_gen.common.locks import country_locks
 from data_gen.common.stage_result import StageFunction
 from data_gen.pipeline import run_all
 from data_gen.pipeline.out_dir import claim, locked
 from data_gen.pipeline.registry import STAGES
+from data_gen.wikidata.config import explicit_countries
 from shard_contract.manifest import ManifestError
 from shard_contract.sample import ContractError
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 EXIT_USER_ERROR = 2
+COUNTRY_STAGES = ("entities", "images", "qa")  # written per country: array tasks over `countries=`
 COMMANDS: dict[str, StageFunction] = {**STAGES, "all": run_all.run}
 USER_ERRORS = (DataGenError, ContractError, ManifestError, MissingMandatoryValue, OSError)
 
@@ -45,6 +49,15 @@ def _array_task(name: str, cfg: DictConfig) -> bool:
     """A SLURM array task of a record stage (`parts=START:END`): shares out_dir with its siblings."""
     block = cfg.get(name) if name in ("refine", "filter") else None
     return bool(block and block.get("parts"))
+
+
+def _country_task(name: str, cfg: DictConfig) -> list[str] | None:
+    """The countries an array task of a country stage writes (an explicit `countries=` list), else None.
+
+    Such a task shares out_dir with its siblings and locks each of its countries (common/locks.py).
+    """
+    countries = explicit_countries(cfg) if name in COUNTRY_STAGES else None
+    return None if countries is None else [country.code for country in countries]
 
 
 def stage_name(cfg: DictConfig) -> str:
@@ -76,8 +89,10 @@ def run(cfg: DictConfig) -> int:
         if OmegaConf.is_missing(cfg, "out_dir") or not str(cfg.out_dir or "").strip():
             raise DataGenError(f"out_dir=<folder> is required: python -m data_gen stage={name} out_dir=<folder> "
                                "(every stage reads and writes there)")
+        countries = _country_task(name, cfg)
         out_dir = claim(cfg.out_dir)
-        with locked(out_dir, shared=_array_task(name, cfg)):
+        with (locked(out_dir, shared=_array_task(name, cfg) or countries is not None),
+              country_locks(out_dir, name, countries or ())):
             result = stage(cfg)
     except USER_ERRORS as error:
         if os.environ.get("DATAGEN_TRACEBACK"):

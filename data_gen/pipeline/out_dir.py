@@ -8,10 +8,11 @@ before a stage runs:
   folders it owns with `.data_gen.json`. An unmarked folder is accepted when it is empty or holds
   only data_gen's own layout (an output folder from before the marker existed) and is marked then;
 - a lock (`.data_gen.lock`, `flock`) is taken for the run: exclusive, so a second run on the same
-  folder fails at once with a clear message instead of racing on the same temp files. A SLURM
-  array task of a record stage (`refine`/`filter` with `parts=START:END`) takes it shared: array
-  tasks of one job run side by side by design (each writes its own parts), while a whole-folder
-  run still excludes them all.
+  folder fails at once with a clear message instead of racing on the same files. A SLURM array
+  task takes it shared: a record stage over its parts (`refine`/`filter` with `parts=START:END`),
+  or a country stage (`entities`/`images`/`qa`) over an explicit `countries=` list, which also
+  takes a lock per country it writes (`common/locks.py`). Array tasks of one job run side by side
+  by design (each writes its own parts or countries), while a whole-folder run excludes them all.
 
 The lock is an advisory `flock` held by the process, so a killed run leaves nothing to clean up.
 On file systems without `flock` (some NFS mounts) the lock degrades to a warning.
@@ -19,22 +20,19 @@ On file systems without `flock` (some NFS mounts) the lock degrades to a warning
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from data_gen.common.errors import DataGenError
 from data_gen.common.layout import STAGE_FOLDERS
+from data_gen.common.locks import LOCKS_FOLDER, file_lock
 
 MARKER = ".data_gen.json"
 LOCK = ".data_gen.lock"
 # What an output folder of data_gen holds at its top level (see common/layout.py and configs/data_gen.yaml).
 OWN_NAMES = frozenset({*STAGE_FOLDERS, "cache", "imported", "tiny_models", "placeholder_commons", ".multirun",
-                       MARKER, LOCK})
+                       MARKER, LOCK, LOCKS_FOLDER})
 SYSTEM_TREES = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot", "/dev", "/proc", "/sys",
                 "/run")
 SYSTEM_FOLDERS = ("/", "/var", "/opt", "/home", "/root", "/srv", "/mnt", "/media", "/tmp")
@@ -77,19 +75,8 @@ def claim(path: Path) -> Path:
     return path
 
 
-@contextmanager
-def locked(path: Path, shared: bool = False) -> Iterator[None]:
+def locked(path: Path, shared: bool = False) -> AbstractContextManager[None]:
     """Hold `path`'s run lock (exclusive, or shared for array tasks) until the block ends."""
-    handle = open(Path(path) / LOCK, "a+")  # noqa: SIM115 - held for the whole run
-    try:
-        try:
-            fcntl.flock(handle, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno in (errno.EAGAIN, errno.EACCES):
-                raise OutDirError(f"out_dir {str(path)!r} is in use by another data_gen run (lock {LOCK}); "
-                                  "wait for it to finish or use another out_dir") from None
-            print(f"warning: cannot lock out_dir {path} ({error.strerror}); make sure no other run uses it",
-                  file=sys.stderr)
-        yield
-    finally:
-        handle.close()  # releases the lock
+    busy = OutDirError(f"out_dir {str(path)!r} is in use by another data_gen run (lock {LOCK}); wait for it to "
+                       "finish or use another out_dir")
+    return file_lock(Path(path) / LOCK, shared=shared, busy=busy)

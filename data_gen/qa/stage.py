@@ -47,7 +47,7 @@ from data_gen.common.settings import config_dict, progress_enabled, settings_fro
 from data_gen.common.stage_result import StageResult
 from data_gen.qa.generate import DistractorPools, ImageRef, QAGenerator, QASettings, Record
 from data_gen.qa.question_templates import LanguageTemplates, load_language, template_path
-from data_gen.wikidata.config import selected_countries
+from data_gen.wikidata.config import explicit_countries
 from data_gen.wikidata.properties import load_catalogue
 from data_gen.wikidata.regions import load_regions
 from shard_contract.atomic import remove_temp_files
@@ -142,8 +142,8 @@ def fingerprint(out_dir: Path, settings: QASettings, languages: Iterable[str]) -
     """What a qa/ folder was made from: settings, input records, templates (JSON-normalised)."""
     return {
         "settings": json.loads(json.dumps(asdict(settings))),
-        "entities_sha256": _digest(sorted(Layout(out_dir).stage("entities").glob("*.jsonl"))),
-        "images_sha256": _digest(sorted(Layout(out_dir).stage("images").glob("*.jsonl"))),
+        "entities_sha256": _digest(Layout(out_dir).country_record_files("entities")),
+        "images_sha256": _digest(Layout(out_dir).country_record_files("images")),
         "templates_sha256": _digest(template_path(lang) for lang in sorted(languages)),
     }
 
@@ -267,8 +267,8 @@ def run(cfg: DictConfig) -> Any:
     """The CLI entry (`python -m data_gen stage=qa out_dir=D [countries=…] [qa.seed=…]`)."""
 
     settings = settings_from(QASettings, cfg.get("qa") or {})
-    explicit = str(cfg.get("countries", "all")).strip().casefold() != "all"
-    codes = [country.code for country in selected_countries(cfg)] if explicit else None
+    explicit = explicit_countries(cfg)
+    codes = None if explicit is None else [country.code for country in explicit]
     summary = run_qa(Path(str(cfg.out_dir)), settings, codes, progress_enabled(cfg), config_dict(cfg))
     table = _summary(Layout.of(cfg).stage(STAGE), summary)
     return StageResult(manifest=summary.get("manifest") or {}, summary=table)

@@ -95,10 +95,7 @@ def reading(test: Mapping[str, Any], unit: str) -> str:
 
 
 def entity_files(layout: Layout) -> list[Path]:
-    folder = layout.stage("entities")
-    if not folder.is_dir():
-        return []
-    return sorted(path for path in folder.glob("*.jsonl") if not path.name.startswith("."))
+    return layout.country_record_files("entities")
 
 
 def read_entities(files: list[Path]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -125,12 +122,11 @@ def read_entities(files: list[Path]) -> dict[tuple[str, str], dict[str, Any]]:
 def usable_images(layout: Layout) -> Counter:
     """(country, qid) → usable (status ok) images, from the images stage's records."""
     counts: Counter = Counter()
-    for path in sorted(layout.stage("images").glob("*.jsonl")):
-        if not path.name.startswith("."):
-            for line in iter_jsonl(path):
-                record = line.record or {}
-                if record.get("status") == "ok":
-                    counts[(record.get("country") or path.stem, record.get("qid"))] += 1
+    for path in layout.country_record_files("images"):
+        for line in iter_jsonl(path):
+            record = line.record or {}
+            if record.get("status") == "ok":
+                counts[(record.get("country") or path.stem, record.get("qid"))] += 1
     return counts
 
 

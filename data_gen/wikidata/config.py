@@ -18,11 +18,25 @@ from data_gen.wikidata.regions import Country, load_regions
 
 
 def selected_countries(cfg: DictConfig) -> tuple[Country, ...]:
-    """The countries of `countries=` (codes, QIDs or names; `all` by default)."""
+    """The countries of `countries=` (codes, QIDs or names; `all` by default), in registry order;
+    with `country_index=i` (a SLURM array task, slurm/country_array.sh) only the i-th of them."""
     keys = cfg.get("countries", "all")
     if not isinstance(keys, str) and keys is not None:
         keys = [str(key) for key in keys]
-    return load_regions().select(keys)
+    chosen = load_regions().select(keys)
+    index = cfg.get("country_index")
+    if index is None:
+        return chosen
+    if isinstance(index, bool) or not str(index).strip().isdigit() or int(index) >= len(chosen):
+        raise DataGenError(f"country_index={index} is not one of the {len(chosen)} countries selected "
+                           f"({','.join(c.code for c in chosen)}): an array over them is --array=0-{len(chosen) - 1}")
+    return (chosen[int(index)],)
+
+
+def explicit_countries(cfg: DictConfig) -> tuple[Country, ...] | None:
+    """The countries a run is limited to (`countries=` a list, or `country_index=`), or None for all."""
+    every = str(cfg.get("countries", "all")).strip().casefold() == "all"
+    return None if every and cfg.get("country_index") is None else selected_countries(cfg)
 
 
 def sparql_settings(cfg: DictConfig) -> SparqlSettings:

@@ -8,15 +8,18 @@ from pathlib import Path
 import pytest
 from omegaconf import open_dict
 
+from data_gen.common.locks import LOCKS_FOLDER
 from data_gen.pipeline.out_dir import LOCK, MARKER
 from tests.helpers.datagen_cli import AGENT, run_cli
 from tests.helpers.ports import free_loopback_port
 
 
 def _files(folder: Path) -> list[Path]:
-    """Output files: everything but the claim marker and run lock of data_gen/pipeline/out_dir.py."""
+    """Output files: everything but the claim marker and the locks (data_gen/pipeline/out_dir.py, common/locks.py)."""
     own = (MARKER, LOCK)
-    return [p for p in folder.rglob("*") if p.is_file() and p.name not in own] if folder.exists() else []
+    if not folder.exists():
+        return []
+    return [p for p in folder.rglob("*") if p.is_file() and p.name not in own and p.parent.name != LOCKS_FOLDER]
 
 
 def _assert_clean_failure(result: subprocess.CompletedProcess, out_dir: Path, *needles: str) -> None:

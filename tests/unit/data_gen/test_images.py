@@ -202,3 +202,17 @@ def test_banded_near_duplicate_search_equals_the_full_scan(max_distance):
     expected = _nearest_kept_by_full_scan(hashes, max_distance)
     assert near_duplicates(hashes, max_distance) == expected
     assert any(found is not None for found in expected) and any(found is None for found in expected)
+
+
+def test_the_manifest_counts_country_files_not_the_journal_of_a_run_still_going_or_killed(tmp_path):
+    # `Path.glob("*.jsonl")` also matches `.JP.journal.jsonl`: a run for FR while JP's run was going
+    # (an array task) or after it was killed listed a country ".JP.journal" with JP's partial counts.
+    from data_gen.images.stage import ImageSettings, write_manifest
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    done = image_record("Q1", "FR", 0, "A.jpg", "ok", path="images/FR/Q1-0.jpg")
+    (folder / "FR.jsonl").write_text(json.dumps(done) + "\n")
+    (folder / ".JP.journal.jsonl").write_text(json.dumps(image_record("Q2", "JP", 0, "B.jpg", "ok")) + "\n")
+    manifest = write_manifest(tmp_path, {}, ImageSettings(), None)
+    assert list(manifest["countries"]) == ["FR"] and manifest["totals"] == {"ok": 1}

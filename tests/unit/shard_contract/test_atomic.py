@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
 from shard_contract import atomic
-from shard_contract.atomic import atomic_write_bytes, atomic_write_json, temp_path
+from shard_contract.atomic import atomic_write_bytes, atomic_write_json, remove_temp_files, temp_files
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_write_replace_and_no_temp_left(tmp_path):
@@ -32,10 +38,10 @@ def test_a_failed_rename_leaves_the_old_file_intact(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
-    assert not temp_path(target).exists()  # atomic_open removes its temp file when the write fails
+    assert not temp_files(target)  # atomic_open removes its temp file when the write fails
     monkeypatch.setattr(atomic.os, "replace", real_replace)
     atomic_write_bytes(target, b"new")
-    assert target.read_bytes() == b"new" and not temp_path(target).exists()
+    assert target.read_bytes() == b"new" and not temp_files(target)
 
 
 def test_a_failing_streamed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
@@ -44,7 +50,7 @@ def test_a_failing_streamed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path
     with pytest.raises(RuntimeError, match="writer died"), atomic.atomic_open(target) as handle:
         handle.write(b"half of the new")
         raise RuntimeError("writer died")
-    assert target.read_bytes() == b"old" and not temp_path(target).exists()
+    assert target.read_bytes() == b"old" and not temp_files(target)
 
 
 def test_atomic_directory_builds_once_and_keeps_the_first_finished_copy(tmp_path):
@@ -68,3 +74,48 @@ def test_atomic_directory_builds_once_and_keeps_the_first_finished_copy(tmp_path
     with pytest.raises(ValueError, match="broken build"):
         atomic.atomic_directory(tmp_path / "other", failing, "config.json")
     assert not (tmp_path / "other").exists() and not list(tmp_path.glob(".other.build-*"))
+
+
+def test_two_writers_of_one_file_at_once_both_finish_and_the_last_rename_wins(tmp_path):
+    # Array tasks sharing a folder write the same placeholder, cache entry or manifest at the same
+    # time; with one shared temp name the second truncated the first's bytes and the first's rename
+    # then failed (FileNotFoundError).
+    target = tmp_path / "manifest.json"
+    with atomic.atomic_open(target) as first:
+        first.write(b"first, ")
+        with atomic.atomic_open(target) as second:
+            second.write(b"second")
+            assert len(temp_files(target)) == 2
+        first.write(b"finished last")
+    assert target.read_bytes() == b"first, finished last"
+    assert not temp_files(target)
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from shard_contract.atomic import atomic_open
+with atomic_open(Path(sys.argv[1])) as handle:
+    handle.write(b"half ")
+    print("writing", flush=True)
+    sys.stdin.readline()
+    handle.write(b"and the rest")
+"""
+
+
+def test_cleanup_removes_a_dead_writers_temp_file_but_not_a_live_writers(tmp_path):
+    stale = tmp_path / "FR" / ".part-00000.jsonl.1234-abcd0123.tmp"  # what a killed task leaves
+    stale.parent.mkdir()
+    stale.write_bytes(b'{"half": ')
+    target = tmp_path / "JP" / "part-00000.jsonl"
+    target.parent.mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(WRITER), str(target)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    try:
+        assert writer.stdout.readline() == b"writing\n"
+        assert remove_temp_files(tmp_path) == 1  # the stale one; the sibling's write in progress stays
+        assert not stale.exists() and len(temp_files(target)) == 1
+    finally:
+        writer.communicate(b"go\n", timeout=60)
+    assert writer.returncode == 0
+    assert target.read_bytes() == b"half and the rest" and not temp_files(target)
