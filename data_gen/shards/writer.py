@@ -5,7 +5,8 @@ Design choices:
   names, mode 0644) and the JSON is canonical (sorted keys), so the same samples in the same order
   give the same bytes. The writer demands strictly increasing keys: that makes the order explicit
   and proves keys unique without holding them all in memory.
-- **Atomic and resumable.** Each shard is written to a hidden temp file, fsynced and renamed. After
+- **Atomic and resumable.** Each shard is streamed into a hidden temp file (hashed on the way, never
+  held whole in memory), fsynced, dropped from the page cache and renamed. After
   each shard, `_progress.json` records its input digest and file hash; a re-run after a crash skips
   shards whose file and digest still match and rewrites the rest. Leftover temp files are removed,
   and so are stale shards of an earlier, longer run — only those `_progress.json` lists as written
@@ -26,10 +27,10 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from data_gen.common.errors import SettingsError
-from shard_contract.atomic import atomic_write_bytes
+from shard_contract.atomic import atomic_open, atomic_write_bytes
 from shard_contract.manifest import COUNTED_FIELDS, manifest_dict, write_manifest
 from shard_contract.sample import canonical_json, qa_pairs_of, require_valid
 
@@ -83,9 +84,27 @@ class ShardReport:
         return sum(shard["samples"] for shard in self.shards)
 
 
-def _tar_bytes(samples: list[ShardSample]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+class _HashingSink:
+    """A write-only file for `tarfile` that passes bytes on to `handle` and hashes and counts them."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle, self.sha256, self.size = handle, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.handle.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+
+def _write_tar(handle: BinaryIO, samples: list[ShardSample]) -> tuple[str, int]:
+    """Stream `samples` as a tar into `handle` (no copy of the whole tar in memory); return its sha256
+    and size."""
+    sink = _HashingSink(handle)
+    with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
         for sample in samples:
             for name, data in sample.members():
                 info = tarfile.TarInfo(name)
@@ -93,7 +112,7 @@ def _tar_bytes(samples: list[ShardSample]) -> bytes:
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
                 tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return sink.sha256.hexdigest(), sink.size
 
 
 def _group(samples: Iterable[ShardSample], spec: ShardSpec) -> Iterator[list[ShardSample]]:
@@ -177,9 +196,9 @@ def write_shards(samples: Iterable[ShardSample], out_dir: Path, spec: ShardSpec 
         if done and done["input_digest"] == digest and path.exists() and _file_sha256(path) == done["sha256"]:
             report.reused += 1
         else:
-            data = _tar_bytes(group)
-            atomic_write_bytes(path, data)
-            done = {"input_digest": digest, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            with atomic_open(path, keep_cached=False) as handle:  # tars are not read again here
+                sha256, size = _write_tar(handle, group)
+            done = {"input_digest": digest, "sha256": sha256, "bytes": size}
             progress[name] = done
             atomic_write_bytes(out_dir / PROGRESS_NAME, json.dumps(progress, sort_keys=True, indent=1).encode())
             report.written += 1

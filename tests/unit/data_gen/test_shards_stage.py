@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -18,8 +20,9 @@ from data_gen.common.parts import iter_records
 from data_gen.pipeline.run_all import run_all
 from data_gen.qa.generate import QASettings
 from data_gen.qa.stage import run_qa
+from data_gen.shards import stage as shards_stage
 from data_gen.shards.importers import run_import_llava
-from data_gen.shards.stage import DROPPED_FIELDS, ShardsSettings, run_shards
+from data_gen.shards.stage import DROPPED_FIELDS, IndexEntry, ShardsSettings, _RecordReader, run_shards
 from data_gen.shards.stats import run_stats
 from data_gen.shards.validate import ValidationError, run_validate
 from tests.helpers.datagen_config import datagen_config
@@ -262,3 +265,40 @@ def test_grouped_shards_put_an_images_pairs_in_one_conversation(sharded: Path, t
     run_shards(out, settings)
     assert _hashes(out / "shards" / "open") == before
     assert "validate" in run_validate(datagen_config(out)).summary  # the contract accepts grouped samples
+
+
+@pytest.mark.parametrize("group", ["none", "image_language"])
+def test_records_read_a_small_window_at_a_time_give_the_same_tars(
+    sharded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group: str
+) -> None:
+    """The reader fetches `READ_WINDOW` index entries at a time in file order; windows cut between
+    samples (a grouped sample's pairs never straddle two), so any window size writes the same bytes."""
+    out = write_inputs(tmp_path / "a", per_country=12)
+    run_qa(out, QASettings(mcq_fraction=0.5))
+    settings = ShardsSettings(input="qa", max_samples=150, heldout_fraction=0.1, group=group, max_turns=3)
+    run_shards(out, settings)
+    whole = {qt: _hashes(out / "shards" / qt) for qt in ("open", "mcq", "heldout")}
+    monkeypatch.setattr(shards_stage, "READ_WINDOW", 4)
+    for qt in ("open", "mcq", "heldout"):
+        shutil.rmtree(out / "shards" / qt)
+    run_shards(out, settings)
+    assert {qt: _hashes(out / "shards" / qt) for qt in ("open", "mcq", "heldout")} == whole
+
+
+def test_a_window_reads_each_part_once_in_file_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = []
+    for number in range(3):
+        path = tmp_path / f"part-{number}.jsonl"
+        path.write_bytes(b"".join(b'{"n": %d, "line": %d}\n' % (number, line) for line in range(5)))
+        parts.append(path)
+    offsets = [[0, *itertools.accumulate(len(line) for line in p.read_bytes().splitlines(keepends=True))]
+               for p in parts]  # fmt: skip
+    wanted = [(2, 4), (0, 1), (2, 0), (1, 3), (0, 1), (0, 4)]
+    entries = [IndexEntry(f"k{i}", part, offsets[part][line]) for i, (part, line) in enumerate(wanted)]
+    opened: list[str] = []
+    real_open = open
+    monkeypatch.setattr(shards_stage, "open", lambda path, *a: opened.append(Path(path).name) or real_open(path, *a),
+                        raising=False)  # fmt: skip
+    lines = _RecordReader(parts).lines(entries)
+    assert [json.loads(line) for line in lines] == [{"n": part, "line": line} for part, line in wanted]
+    assert opened == ["part-0.jsonl", "part-1.jsonl", "part-2.jsonl"]  # each part once, in order
