@@ -25,7 +25,9 @@
   grouped; 293 and 365 with one object per record and a set of the IDs), so ≈ 1.5 GiB for the 12M
   records of 1M entities; records are then read back by seek, a window of the index at a time in
   file order, and written tars are dropped from the page cache, so the inputs stay cached while
-  ten times the machine's memory of tars streams out. Every image path is checked before the first
+  ten times the machine's memory of tars streams out. While tars are written the index is hidden from
+  the cyclic garbage collector (`gc.freeze`): its full collections walked the 9.3M index strings
+  each time, which made the write loop quadratic (`_out_of_gc_sight`). Every image path is checked before the first
   tar is written, so a missing file stops the stage with its record named and nothing half-written.
 - **Grouping** (`shards.group=image_language`, issue 18): instead of one sample per QA pair, one
   sample per (image, language, question type) whose turns are that image's QA pairs, in an order
@@ -46,6 +48,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 import json
@@ -53,6 +56,7 @@ import random
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -314,16 +318,25 @@ def declared(samples: Iterator[ShardSample]) -> Iterator[ShardSample]:
         yield item
 
 
-def run_shards(out_dir: Path, settings: ShardsSettings) -> dict[str, Any]:
-    """Write both shard folders and the stage's done marker; return the marker's content."""
-    out_dir = Path(out_dir)
-    layout = Layout(out_dir)
-    in_dir = layout.stage(settings.input)
-    require_complete(in_dir, settings.input)
-    parts = list_parts(in_dir)
+@contextmanager
+def _out_of_gc_sight() -> Iterator[None]:
+    """Hide every object alive now (the record index above all) from the cyclic garbage collector
+    until the block ends (`gc.freeze`). Each full collection walks every tracked container, and the
+    index is lists of 9.3M strings at 1M entities: 0.5 s a walk, and the tars' samples trigger a full
+    collection every few thousand samples, so the write loop spent time ∝ records² there (the
+    stage's growth per 10× entities was 1.4–1.6 with it, see benchmarks/RESULTS.md). The index holds
+    no cycles; reference counting still frees it when the stage ends."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _write_folders(out_dir: Path, layout: Layout, index: dict[str, list[str]], reader: _RecordReader,
+                   settings: ShardsSettings) -> dict[str, Any]:
+    """Each folder's tars (open, mcq, heldout) from its sorted index; what `write_shards` reported."""
     grouped = settings.group != "none"
-    index = build_index(out_dir, in_dir, parts, settings.heldout_fraction, grouped)
-    reader = _RecordReader([ref.path(in_dir) for ref in parts])
     folders: dict[str, Any] = {}
     for question_type, entries in index.items():
         spec = ShardSpec(settings.max_samples, settings.max_bytes, prefix=question_type)
@@ -338,6 +351,20 @@ def run_shards(out_dir: Path, settings: ShardsSettings) -> dict[str, Any]:
             "written": report.written,
             "reused": report.reused,
         }
+    return folders
+
+
+def run_shards(out_dir: Path, settings: ShardsSettings) -> dict[str, Any]:
+    """Write both shard folders and the stage's done marker; return the marker's content."""
+    out_dir = Path(out_dir)
+    layout = Layout(out_dir)
+    in_dir = layout.stage(settings.input)
+    require_complete(in_dir, settings.input)
+    parts = list_parts(in_dir)
+    index = build_index(out_dir, in_dir, parts, settings.heldout_fraction, settings.group != "none")
+    reader = _RecordReader([ref.path(in_dir) for ref in parts])
+    with _out_of_gc_sight():
+        folders = _write_folders(out_dir, layout, index, reader, settings)
     write_card(layout.stage(STAGE), {qt: {"samples": entry["samples"], "bytes": entry["bytes"]}
                                      for qt, entry in folders.items()})
     manifest = {
