@@ -24,10 +24,11 @@
   record: measured 131 bytes per record at peak with the duplicate check's 8-byte hashes (155
   grouped; 293 and 365 with one object per record and a set of the IDs), so ≈ 1.5 GiB for the 12M
   records of 1M entities; records are then read back by seek, a window of the index at a time in
-  file order, and written tars are dropped from the page cache, so the inputs stay cached while
-  ten times the machine's memory of tars streams out. While tars are written the index is hidden from
-  the cyclic garbage collector (`gc.freeze`): its full collections walked the 9.3M index strings
-  each time, which made the write loop quadratic (`_out_of_gc_sight`). Every image path is checked before the first
+  file order, and written tars are dropped from the page cache so they do not compete with the
+  inputs for it (at 1M the inputs were still read from disk about five times over: see
+  benchmarks/RESULTS.md). While tars are written the index is hidden from the cyclic garbage
+  collector (`gc.freeze`): its full collections walked the 9.3M index strings each time, which made
+  the write loop quadratic (`_out_of_gc_sight`). Every image path is checked before the first
   tar is written, so a missing file stops the stage with its record named and nothing half-written.
 - **Grouping** (`shards.group=image_language`, issue 18): instead of one sample per QA pair, one
   sample per (image, language, question type) whose turns are that image's QA pairs, in an order
@@ -323,9 +324,9 @@ def _out_of_gc_sight() -> Iterator[None]:
     """Hide every object alive now (the record index above all) from the cyclic garbage collector
     until the block ends (`gc.freeze`). Each full collection walks every tracked container, and the
     index is lists of 9.3M strings at 1M entities: 0.5 s a walk, and the tars' samples trigger a full
-    collection every few thousand samples, so the write loop spent time ∝ records² there (the
-    stage's growth per 10× entities was 1.4–1.6 with it, see benchmarks/RESULTS.md). The index holds
-    no cycles; reference counting still frees it when the stage ends."""
+    collection every few thousand samples, so the write loop spent time ∝ records² there (one of the
+    two causes of the stage's superlinear growth, see benchmarks/RESULTS.md). The index holds no
+    cycles; reference counting still frees it when the stage ends."""
     gc.freeze()
     try:
         yield

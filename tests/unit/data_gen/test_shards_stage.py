@@ -270,7 +270,7 @@ def test_grouped_shards_put_an_images_pairs_in_one_conversation(sharded: Path, t
 
 @pytest.mark.parametrize("group", ["none", "image_language"])
 def test_records_read_a_small_window_at_a_time_give_the_same_tars(
-    sharded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group: str
 ) -> None:
     """The reader fetches `READ_WINDOW` index entries at a time in file order; windows cut between
     samples (a grouped sample's pairs never straddle two), so any window size writes the same bytes."""
