@@ -6,7 +6,9 @@ With `source=sample` there is no network, so `images.origin: auto` reads images 
 generated first, deterministically from the file name: a seeded grid of coloured blocks with a
 diagonal band, 448x336 or 336x448 (short side 336, the stored minimum), so the same name always
 gives the same bytes and different names give different perceptual hashes. A folder filled by
-hand with real pictures works the same way (`images.generate_placeholders=false`).
+hand with real pictures works the same way (`images.generate_placeholders=false`). Pictures are
+written atomically; the temp file of one a killed run was writing is removed when the folder is
+next used to generate (not when it is read only: the folder may be the user's own).
 
 Every record from this source says `placeholder: true`; the licence is CC0 because the pixels are
 generated here, and `url` names the real Commons file the placeholder stands for. The pictures go
@@ -24,7 +26,7 @@ from urllib.parse import quote
 from PIL import Image, ImageDraw
 
 from data_gen.images.commons_client import FetchFailure, ImageMeta, check_title
-from shard_contract.atomic import atomic_write_bytes
+from shard_contract.atomic import atomic_write_bytes, remove_temp_files
 
 # The placeholder's provenance label, as every earlier release wrote it (the module has moved since):
 # kept verbatim so the same sample still gives byte-identical shards.
@@ -59,6 +61,8 @@ class PlaceholderSource:
         self.folder = Path(folder)
         self.generate = generate
         self.generated = 0
+        if generate:  # a picture half-written when a run was killed (one a live writer holds stays)
+            remove_temp_files(self.folder, recursive=False)
 
     def path(self, file_name: str) -> Path:
         return self.folder / check_title(file_name)

@@ -23,13 +23,16 @@
 - **Scale.** An index of (group, ID, part, byte offset) is sorted in memory, one packed string per
   record: measured 131 bytes per record at peak with the duplicate check's 8-byte hashes (155
   grouped; 293 and 365 with one object per record and a set of the IDs), so ≈ 1.5 GiB for the 12M
-  records of 1M entities; records are then read back by seek, a window of the index at a time in
-  file order, and written tars are dropped from the page cache so they do not compete with the
-  inputs for it (at 1M the inputs were still read from disk about five times over: see
-  benchmarks/RESULTS.md). While tars are written the index is hidden from the cyclic garbage
-  collector (`gc.freeze`): its full collections walked the 9.3M index strings each time, which made
-  the write loop quadratic (`_out_of_gc_sight`). Every image path is checked before the first
-  tar is written, so a missing file stops the stage with its record named and nothing half-written.
+  records of 1M entities. The sorted index is cut into windows (`READ_WINDOW` entries, never
+  splitting a grouped sample), and one more pass over the input, front to back, copies each
+  record's line into its window's spool file (`shards/.spool/`, data_gen/shards/spool.py); each
+  window then reads its spool in one sequential read. Read where they lay instead, the records were
+  random reads, and at 1M entities the inputs were read from disk about five times over
+  (benchmarks/RESULTS.md). Written tars are dropped from the page cache, which is left to the images.
+  While tars are written the index is hidden from the cyclic garbage collector (`gc.freeze`): its
+  full collections walked the 9.3M index strings each time, which made the write loop quadratic
+  (`_out_of_gc_sight`). Every image path is checked before the first tar is written, so a missing
+  file stops the stage with its record named and nothing half-written.
 - **Grouping** (`shards.group=image_language`, issue 18): instead of one sample per QA pair, one
   sample per (image, language, question type) whose turns are that image's QA pairs, in an order
   shuffled by a seed derived from the group (so re-runs are byte-identical), at most
@@ -56,11 +59,11 @@ import json
 import random
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
@@ -73,6 +76,7 @@ from data_gen.common.progress import format_table
 from data_gen.common.settings import settings_from
 from data_gen.common.stage_result import StageResult
 from data_gen.shards.card import write_card
+from data_gen.shards.spool import Spool, spool_records
 from data_gen.shards.writer import ShardSample, ShardSpec, write_shards
 from shard_contract.atomic import atomic_write_json
 from shard_contract.manifest import MANIFEST_NAME
@@ -85,7 +89,8 @@ INPUT_STAGES = ("filter", "refine", "qa")
 DROPPED_FIELDS = ("question", "image", "answer_aliases")
 GROUPINGS = ("none", "image_language")
 SAMPLE_LEVEL_FIELDS = ("qid", "country", "language", "question_type")  # shared by every pair of a group
-READ_WINDOW = 100_000  # index entries whose records are fetched together, in file order
+READ_WINDOW = 100_000  # index entries whose records are spooled and read together
+SPOOL_FOLDER = ".spool"  # under the stage folder: the records reordered by window (data_gen/shards/spool.py)
 
 
 @dataclass(frozen=True)
@@ -214,54 +219,65 @@ def build_index(out_dir: Path, in_dir: Path, parts: list[PartRef], heldout_fract
     return index
 
 
-class _RecordReader:
-    """Reads records by (part, offset) a window of index entries at a time, each window in file order.
+def _group_of(packed: str) -> str:
+    return packed[:packed.index("\0")]
 
-    The folder is written in ID order, which scatters its reads over every part; fetching a window's
-    records sorted by (part, offset) opens each part once per window and turns the reads of one part
-    into forward seeks (inside the read buffer when records sit close), then hands the raw lines
-    back in the order asked for. Raw lines, not parsed records: a window of `READ_WINDOW` holds
-    ≈ 90 MB of them; each is parsed when its sample is built.
-    """
 
-    def __init__(self, paths: list[Path]) -> None:
-        self.paths = paths
+def _window_spans(packed: list[str], by_group: bool) -> list[range]:
+    """The sorted index cut into consecutive windows of about `READ_WINDOW` entries, never splitting a
+    group (a grouped sample's pairs are read in one window)."""
+    spans, start = [], 0
+    while start < len(packed):
+        stop = min(start + READ_WINDOW, len(packed))
+        while by_group and stop < len(packed) and _group_of(packed[stop]) == _group_of(packed[stop - 1]):
+            stop += 1
+        spans.append(range(start, stop))
+        start = stop
+    return spans
 
-    def lines(self, entries: list[IndexEntry]) -> list[bytes]:
+
+def plan_windows(index: dict[str, list[str]], grouped: bool) -> dict[str, list[tuple[int, range]]]:
+    """Per folder, its windows as (spool number, span of the folder's index), numbered across folders."""
+    numbers = itertools.count()
+    return {folder: [(next(numbers), span) for span in _window_spans(packed, grouped and folder != HELDOUT)]
+            for folder, packed in index.items()}
+
+
+def _spool(spool_folder: Path, paths: list[Path], index: dict[str, list[str]],
+           windows: dict[str, list[tuple[int, range]]]) -> Spool:
+    """Every record's line copied into the spool file of its window (data_gen/shards/spool.py)."""
+    parts, offsets, numbers = array("i"), array("q"), array("i")
+    for folder, planned in windows.items():
+        for number, span in planned:
+            for packed in index[folder][span.start:span.stop]:
+                _, part, offset = packed.rsplit("\0", 2)
+                parts.append(int(part, 16))
+                offsets.append(int(offset, 16))
+                numbers.append(number)
+    as_numpy = [np.frombuffer(values, dtype=values.typecode) for values in (parts, offsets, numbers)]
+    return spool_records(spool_folder, paths, *as_numpy)
+
+
+def _windows(packed: list[str], planned: list[tuple[int, range]], spool: Spool
+             ) -> Iterator[tuple[list[IndexEntry], list[bytes]]]:
+    """Each window's index entries with their raw lines, in index order. Raw lines, not parsed
+    records: a window of `READ_WINDOW` holds ≈ 90 MB of them; each is parsed when its sample is built."""
+    for number, span in planned:
+        entries = [unpack(entry) for entry in packed[span.start:span.stop]]
+        spooled = spool.take(number)  # in (part, offset) order
+        if len(spooled) != len(entries):
+            raise DataGenError(f"shards: spool window {number} holds {len(spooled)} records, "
+                               f"the index {len(entries)}; run the stage again")
         lines = [b""] * len(entries)
-        handle: BinaryIO | None = None
-        current = -1
-        try:
-            for number in sorted(range(len(entries)), key=lambda n: (entries[n].part, entries[n].offset)):
-                entry = entries[number]
-                if entry.part != current:
-                    if handle is not None:
-                        handle.close()
-                    handle, current = open(self.paths[entry.part], "rb"), entry.part  # noqa: SIM115
-                handle.seek(entry.offset)
-                lines[number] = handle.readline()
-        finally:
-            if handle is not None:
-                handle.close()
-        return lines
+        for position, line in zip(sorted(range(len(entries)), key=lambda n: (entries[n].part, entries[n].offset)),
+                                  spooled, strict=True):
+            lines[position] = line
+        yield entries, lines
 
 
-def _windows(packed: list[str], unit: Callable[[IndexEntry], str]) -> Iterator[list[IndexEntry]]:
-    """The index entries in order, in consecutive windows of about `READ_WINDOW`, never splitting a
-    run of entries with the same `unit` (a grouped sample's pairs are read in one window)."""
-    window: list[IndexEntry] = []
-    for entry in map(unpack, packed):
-        if len(window) >= READ_WINDOW and unit(entry) != unit(window[-1]):
-            yield window
-            window = []
-        window.append(entry)
-    if window:
-        yield window
-
-
-def _samples(out_dir: Path, packed: list[str], reader: _RecordReader) -> Iterator[ShardSample]:
-    for window in _windows(packed, lambda entry: entry.key):
-        for entry, line in zip(window, reader.lines(window), strict=True):
+def _samples(out_dir: Path, windows: Iterator[tuple[list[IndexEntry], list[bytes]]]) -> Iterator[ShardSample]:
+    for window, lines in windows:
+        for entry, line in zip(window, lines, strict=True):
             record = json.loads(line)
             image = _image_path(out_dir, record, f"record {entry.key}").read_bytes()
             yield ShardSample(entry.key, shard_sample_fields(record), image)
@@ -298,11 +314,11 @@ def grouped_sample(key: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _grouped_samples(out_dir: Path, packed: list[str], reader: _RecordReader, max_turns: int
+def _grouped_samples(out_dir: Path, windows: Iterator[tuple[list[IndexEntry], list[bytes]]], max_turns: int
                      ) -> Iterator[ShardSample]:
-    """Packed entries sort by group, then ID: each group is one run of the list, taken in turn."""
-    for window in _windows(packed, lambda entry: entry.group):
-        lines = dict(zip(((entry.part, entry.offset) for entry in window), reader.lines(window), strict=True))
+    """Packed entries sort by group, then ID: each group is one run of a window, taken in turn."""
+    for window, window_lines in windows:
+        lines = dict(zip(((entry.part, entry.offset) for entry in window), window_lines, strict=True))
         for group, entries in itertools.groupby(window, key=lambda entry: entry.group):
             for key, chunk in turn_order(group, list(entries), max_turns):
                 records = [json.loads(lines[entry.part, entry.offset]) for entry in chunk]
@@ -334,15 +350,17 @@ def _out_of_gc_sight() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _write_folders(out_dir: Path, layout: Layout, index: dict[str, list[str]], reader: _RecordReader,
-                   settings: ShardsSettings) -> dict[str, Any]:
+def _write_folders(out_dir: Path, layout: Layout, index: dict[str, list[str]],
+                   windows: dict[str, list[tuple[int, range]]], spool: Spool, settings: ShardsSettings
+                   ) -> dict[str, Any]:
     """Each folder's tars (open, mcq, heldout) from its sorted index; what `write_shards` reported."""
     grouped = settings.group != "none"
     folders: dict[str, Any] = {}
     for question_type, entries in index.items():
         spec = ShardSpec(settings.max_samples, settings.max_bytes, prefix=question_type)
-        samples = (_grouped_samples(out_dir, entries, reader, settings.max_turns)
-                   if grouped and question_type != HELDOUT else _samples(out_dir, entries, reader))
+        windowed = _windows(entries, windows[question_type], spool)
+        samples = (_grouped_samples(out_dir, windowed, settings.max_turns)
+                   if grouped and question_type != HELDOUT else _samples(out_dir, windowed))
         report = write_shards(declared(samples), layout.shard_folder(question_type), spec)
         folders[question_type] = {
             "samples": report.total_samples,
@@ -363,9 +381,13 @@ def run_shards(out_dir: Path, settings: ShardsSettings) -> dict[str, Any]:
     require_complete(in_dir, settings.input)
     parts = list_parts(in_dir)
     index = build_index(out_dir, in_dir, parts, settings.heldout_fraction, settings.group != "none")
-    reader = _RecordReader([ref.path(in_dir) for ref in parts])
-    with _out_of_gc_sight():
-        folders = _write_folders(out_dir, layout, index, reader, settings)
+    windows = plan_windows(index, settings.group != "none")
+    spool = _spool(layout.stage(STAGE) / SPOOL_FOLDER, [ref.path(in_dir) for ref in parts], index, windows)
+    try:
+        with _out_of_gc_sight():
+            folders = _write_folders(out_dir, layout, index, windows, spool, settings)
+    finally:
+        spool.remove()
     write_card(layout.stage(STAGE), {qt: {"samples": entry["samples"], "bytes": entry["bytes"]}
                                      for qt, entry in folders.items()})
     manifest = {

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -106,6 +110,25 @@ def test_placeholders_are_deterministic_large_enough_and_mutually_distinct(tmp_p
     assert source.fetch(names[0], metas[names[0]]) == placeholder_jpeg(names[0]) and source.generated == 1
     hand_filled = PlaceholderSource(tmp_path / "empty", generate=False)
     assert hand_filled.metadata(["x.jpg"])["x.jpg"].status == "missing"
+
+
+def test_a_picture_half_written_by_a_killed_run_is_removed_when_the_folder_next_generates(tmp_path):
+    """The soak test of `stage=all` found one: a kill while a placeholder was written left its temp file."""
+    folder = tmp_path / "ph"
+    folder.mkdir()
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, signal, sys; from shard_contract.atomic import atomic_open\n"
+        f"with atomic_open(__import__('pathlib').Path({str(folder / 'Half.jpg')!r})) as handle:\n"
+        "    handle.write(b'half a picture'); handle.flush(); os.kill(os.getpid(), signal.SIGKILL)")],
+        cwd=Path(__file__).resolve().parents[3], check=False)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    leftovers = list(folder.glob(".Half.jpg.*.tmp"))
+    assert len(leftovers) == 1
+    PlaceholderSource(folder, generate=False)  # reading a folder (maybe the user's own) removes nothing
+    assert leftovers[0].exists()
+    source = PlaceholderSource(folder)
+    assert not leftovers[0].exists()
+    assert source.fetch("Half.jpg", source.metadata(["Half.jpg"])["Half.jpg"]) == placeholder_jpeg("Half.jpg")
 
 
 def test_url_policy_allows_only_https_to_configured_hosts():

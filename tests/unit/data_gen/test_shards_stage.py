@@ -13,6 +13,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import webdataset as wds
 
@@ -21,9 +22,11 @@ from data_gen.common.parts import iter_records
 from data_gen.pipeline.run_all import run_all
 from data_gen.qa.generate import QASettings
 from data_gen.qa.stage import run_qa
+from data_gen.shards import spool as spool_module
 from data_gen.shards import stage as shards_stage
 from data_gen.shards.importers import run_import_llava
-from data_gen.shards.stage import DROPPED_FIELDS, IndexEntry, ShardsSettings, _RecordReader, run_shards
+from data_gen.shards.spool import spool_records
+from data_gen.shards.stage import DROPPED_FIELDS, SPOOL_FOLDER, ShardsSettings, run_shards
 from data_gen.shards.stats import run_stats
 from data_gen.shards.validate import ValidationError, run_validate
 from tests.helpers.datagen_config import datagen_config
@@ -272,7 +275,7 @@ def test_grouped_shards_put_an_images_pairs_in_one_conversation(sharded: Path, t
 def test_records_read_a_small_window_at_a_time_give_the_same_tars(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, group: str
 ) -> None:
-    """The reader fetches `READ_WINDOW` index entries at a time in file order; windows cut between
+    """Records are spooled and read back `READ_WINDOW` index entries at a time; windows cut between
     samples (a grouped sample's pairs never straddle two), so any window size writes the same bytes."""
     out = write_inputs(tmp_path / "a", per_country=12)
     run_qa(out, QASettings(mcq_fraction=0.5))
@@ -286,23 +289,73 @@ def test_records_read_a_small_window_at_a_time_give_the_same_tars(
     assert {qt: _hashes(out / "shards" / qt) for qt in ("open", "mcq", "heldout")} == whole
 
 
-def test_a_window_reads_each_part_once_in_file_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    parts = []
-    for number in range(3):
-        path = tmp_path / f"part-{number}.jsonl"
-        path.write_bytes(b"".join(b'{"n": %d, "line": %d}\n' % (number, line) for line in range(5)))
-        parts.append(path)
-    offsets = [[0, *itertools.accumulate(len(line) for line in p.read_bytes().splitlines(keepends=True))]
-               for p in parts]  # fmt: skip
-    wanted = [(2, 4), (0, 1), (2, 0), (1, 3), (0, 1), (0, 4)]
-    entries = [IndexEntry(f"k{i}", part, offsets[part][line]) for i, (part, line) in enumerate(wanted)]
+def _parts(folder: Path, count: int = 3, lines: int = 5) -> tuple[list[Path], list[list[int]]]:
+    """JSON Lines parts; the last one without a final newline. Returns the paths and each line's offset."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths, offsets = [], []
+    for number in range(count):
+        data = b"".join(b'{"n": %d, "line": %d}\n' % (number, line) for line in range(lines))
+        paths.append(folder / f"part-{number}.jsonl")
+        paths[-1].write_bytes(data[:-1] if number == count - 1 else data)
+        offsets.append([0, *itertools.accumulate(len(line) for line in data.splitlines(keepends=True))][:-1])
+    return paths, offsets
+
+
+def test_the_spool_reads_each_part_once_and_gives_each_window_its_lines_in_file_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths, offsets = _parts(tmp_path / "qa")
+    wanted = [(2, 4, 0), (0, 1, 1), (2, 0, 1), (1, 3, 0), (0, 4, 0), (0, 0, 2), (2, 2, 0)]  # part, line, window
     opened: list[str] = []
     real_open = open
-    monkeypatch.setattr(shards_stage, "open", lambda path, *a: opened.append(Path(path).name) or real_open(path, *a),
+    monkeypatch.setattr(spool_module, "open", lambda path, *a: opened.append(Path(path).name) or real_open(path, *a),
                         raising=False)  # fmt: skip
-    lines = _RecordReader(parts).lines(entries)
-    assert [json.loads(line) for line in lines] == [{"n": part, "line": line} for part, line in wanted]
-    assert opened == ["part-0.jsonl", "part-1.jsonl", "part-2.jsonl"]  # each part once, in order
+    spool = spool_records(tmp_path / "spool", paths, np.array([w[0] for w in wanted], dtype=np.int32),
+                          np.array([offsets[p][line] for p, line, _ in wanted], dtype=np.int64),
+                          np.array([w[2] for w in wanted], dtype=np.int32))  # fmt: skip
+    assert [name for name in opened if name.startswith("part-")] == ["part-0.jsonl", "part-1.jsonl", "part-2.jsonl"]
+    for window in range(3):
+        expected = sorted((p, line) for p, line, w in wanted if w == window)
+        assert [json.loads(line) for line in spool.take(window)] == [{"n": p, "line": ln} for p, ln in expected]
+        assert not spool.path(window).exists()  # taken once: the disk is given back as the tars grow
+    with pytest.raises(DataGenError, match="disappeared"):
+        spool.take(0)
+
+
+def test_a_part_changed_since_it_was_indexed_stops_the_spool(tmp_path: Path) -> None:
+    paths, _ = _parts(tmp_path / "qa")
+    with pytest.raises(DataGenError, match=r"part-1\.jsonl changed while the stage ran.*byte 7"):
+        spool_records(tmp_path / "spool", paths, np.array([0, 1], dtype=np.int32), np.array([0, 7], dtype=np.int64),
+                      np.array([0, 0], dtype=np.int32))  # fmt: skip
+
+
+def test_too_little_disk_for_the_spool_stops_the_stage_before_a_tar_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Filling a disk is out of reach of a test: the free space is the one thing faked here."""
+    out = write_inputs(tmp_path, per_country=4)
+    run_qa(out, QASettings(mcq_fraction=0.5))
+    real_usage = shutil.disk_usage
+    monkeypatch.setattr(spool_module.shutil, "disk_usage", lambda path: real_usage(path)._replace(free=1000))
+    with pytest.raises(DataGenError, match=r"needs [\d,]+ bytes of temporary space .* only 1,000 are free"):
+        run_shards(out, SETTINGS)
+    assert not list((out / "shards").rglob("*.tar"))
+    assert not (out / "shards" / SPOOL_FOLDER).exists()
+
+
+def test_a_spool_left_by_a_killed_run_is_replaced_and_none_is_left_after(tmp_path: Path) -> None:
+    out = write_inputs(tmp_path, per_country=4)
+    run_qa(out, QASettings(mcq_fraction=0.5))
+    run_shards(out, SETTINGS)
+    assert not (out / "shards" / SPOOL_FOLDER).exists()
+    whole = {qt: _hashes(out / "shards" / qt) for qt in ("open", "mcq", "heldout")}
+    leftover = out / "shards" / SPOOL_FOLDER
+    leftover.mkdir()
+    (leftover / "window-000000.jsonl").write_bytes(b'{"id": "left by a killed run"}\n')
+    shutil.rmtree(out / "shards" / "open")
+    run_shards(out, SETTINGS)
+    assert {qt: _hashes(out / "shards" / qt) for qt in ("open", "mcq", "heldout")} == whole
+    assert not leftover.exists()
 
 
 def test_the_index_is_hidden_from_the_cyclic_gc_while_tars_are_written(
