@@ -69,6 +69,13 @@ def _open_own_temp(path: Path) -> tuple[int, Path]:
         os.close(fd)
 
 
+def drop_from_page_cache(handle: IO[bytes]) -> None:
+    """Ask the kernel to drop the file's clean pages from the page cache (`posix_fadvise`, where the
+    system has it): for files a job will not read again, so they leave the cache to the ones it will."""
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+
+
 @contextmanager
 def atomic_open(path: Path, keep_cached: bool = True) -> Iterator[IO[bytes]]:
     """A binary handle on a temp file of `path`; on a clean exit it is fsynced and renamed over `path`.
@@ -85,8 +92,8 @@ def atomic_open(path: Path, keep_cached: bool = True) -> Iterator[IO[bytes]]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-            if not keep_cached and hasattr(os, "posix_fadvise"):
-                os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            if not keep_cached:
+                drop_from_page_cache(handle)
             os.replace(tmp, path)  # still holding the lock: a cleaner never sees this temp unlocked
     except BaseException:
         tmp.unlink(missing_ok=True)

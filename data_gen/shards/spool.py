@@ -19,23 +19,16 @@ fails, and a leftover of a killed run is removed by the next one (it is derived 
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections import defaultdict
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
 from data_gen.common.errors import DataGenError
+from shard_contract.atomic import drop_from_page_cache
 
 FLUSH_BYTES = 128 << 20  # lines held in memory before they are appended to their spool files
-
-
-def _drop_from_page_cache(handle: BinaryIO) -> None:
-    """The file's clean pages are not needed again: leave the page cache to the images."""
-    if hasattr(os, "posix_fadvise"):
-        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 class Spool:
@@ -106,7 +99,7 @@ def _copy_by_window(spool: Spool, paths: list[Path], parts: np.ndarray, offsets:
                     held += len(line)
                     found += 1
                 position += len(line)
-            _drop_from_page_cache(handle)  # read twice (index, spool), never again
+            drop_from_page_cache(handle)  # read twice (index, spool), never again: leave the cache to the images
         if found < len(wanted):
             raise DataGenError(f"shards: {path} changed while the stage ran: the record at byte "
                                f"{wanted[found]} is no longer where the index put it; run the stage again")
