@@ -7,6 +7,7 @@ import hashlib
 import io
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from data_gen.shards.stage import DROPPED_FIELDS, SPOOL_FOLDER, ShardsSettings, 
 from data_gen.shards.stats import run_stats
 from data_gen.shards.validate import ValidationError, run_validate
 from tests.helpers.datagen_config import datagen_config
+from tests.helpers.page_cache import resident_pages
 from tests.helpers.qa_inputs import tiny_jpeg, write_inputs
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -320,6 +322,23 @@ def test_the_spool_reads_each_part_once_and_gives_each_window_its_lines_in_file_
         assert not spool.path(window).exists()  # taken once: the disk is given back as the tars grow
     with pytest.raises(DataGenError, match="disappeared"):
         spool.take(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="posix_fadvise is Linux-only")
+def test_a_spooled_part_leaves_the_page_cache(tmp_path: Path) -> None:
+    """Read twice (index, spool) and never again: its pages are left to the images."""
+    paths, offsets = _parts(tmp_path / "qa", count=2, lines=100_000)
+    for path in paths:  # on disk (qa parts are written atomically, fsynced) and cached, as the index pass leaves them
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+            handle.read()
+    if not all(resident_pages(path) for path in paths):
+        pytest.skip(f"{tmp_path} does not keep read files in the page cache")
+    wanted = [(part, offset) for part, starts in enumerate(offsets) for offset in starts[::1000]]
+    spool = spool_records(tmp_path / "spool", paths, np.array([p for p, _ in wanted], dtype=np.int32),
+                          np.array([o for _, o in wanted], dtype=np.int64), np.zeros(len(wanted), dtype=np.int32))
+    assert len(spool.take(0)) == len(wanted)
+    assert [resident_pages(path) for path in paths] == [0, 0]
 
 
 def test_a_part_changed_since_it_was_indexed_stops_the_spool(tmp_path: Path) -> None:

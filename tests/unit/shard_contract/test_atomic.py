@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 import mmap
 import os
@@ -15,9 +14,9 @@ import pytest
 
 from shard_contract import atomic
 from shard_contract.atomic import atomic_write_bytes, atomic_write_json, remove_temp_files, temp_files
+from tests.helpers.page_cache import resident_pages
 
 REPO = Path(__file__).resolve().parents[3]
-LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def test_write_replace_and_no_temp_left(tmp_path):
@@ -125,21 +124,6 @@ def test_cleanup_removes_a_dead_writers_temp_file_but_not_a_live_writers(tmp_pat
 
 
 
-def _resident_pages(path: Path) -> int:
-    """How many of `path`'s pages sit in the page cache: mincore(2) on a private mapping of the file."""
-    size = path.stat().st_size
-    pages = -(-size // mmap.PAGESIZE)
-    vector = (ctypes.c_ubyte * pages)()
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_COPY) as mapping:
-        start = ctypes.c_char.from_buffer(mapping)
-        try:
-            if LIBC.mincore(ctypes.c_void_p(ctypes.addressof(start)), ctypes.c_size_t(size), vector):
-                raise OSError(ctypes.get_errno(), "mincore failed")
-        finally:
-            del start  # the mapping cannot close while a ctypes view holds it
-    return sum(byte & 1 for byte in vector)
-
-
 @pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="posix_fadvise is Linux-only")
 def test_a_write_that_is_not_kept_cached_leaves_the_page_cache(tmp_path):
     """`atomic_open(keep_cached=False)` (the shard writer's: 42 GB of tars at 1M entities would push its
@@ -149,8 +133,8 @@ def test_a_write_that_is_not_kept_cached_leaves_the_page_cache(tmp_path):
     atomic_write_bytes(kept, data)
     with atomic.atomic_open(dropped, keep_cached=False) as handle:
         handle.write(data)
-    if _resident_pages(kept) == 0:
+    if resident_pages(kept) == 0:
         pytest.skip(f"{tmp_path} does not keep written files in the page cache")
-    assert _resident_pages(kept) > (8 << 20) // mmap.PAGESIZE // 2
-    assert _resident_pages(dropped) == 0
+    assert resident_pages(kept) > (8 << 20) // mmap.PAGESIZE // 2
+    assert resident_pages(dropped) == 0
     assert dropped.read_bytes() == data and not temp_files(dropped)
